@@ -1,0 +1,3 @@
+module github.com/disputed/disputed
+
+go 1.26
