@@ -60,6 +60,11 @@ type Decision struct {
 	Disarm []string
 }
 
+// ErrConflict is returned by a store when a write lost a race: the state or
+// the offsets changed since they were loaded (another owner of the partition
+// wrote them). The caller reloads and applies its batch again.
+var ErrConflict = errors.New("conflicting write")
+
 // ErrRuleSet is returned for a state recorded under a rules text this build
 // does not implement.
 var ErrRuleSet = errors.New("unsupported rule set")
@@ -108,6 +113,7 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 func (p Policy) fire(s State, e Event, now time.Time) Decision {
 	i := s.timer(e.TimerID)
 	if s.Status == StatusNew || i < 0 {
+		s.OrderID = e.OrderID // the order may be gone; its stale timer must still go
 		return Decision{State: s, Disarm: []string{e.TimerID}}
 	}
 	t := s.Timers[i]
@@ -284,7 +290,7 @@ func (d *decider) refundRequested() {
 		amount = s.Order.Amount
 	}
 	if amount > s.Order.Amount {
-		d.reject(fmt.Sprintf("the request asks %d, more than the order amount %d", amount, s.Order.Amount), C1S3A2, C1S2ServiceCost)
+		d.reject(fmt.Sprintf("the request asks %d, more than the order amount %d", amount, s.Order.Amount), C1S3A2)
 		return
 	}
 	s.Refund = &Refund{EventID: e.ID, Reason: e.Data.Reason, Amount: amount, RequestedAt: e.Time}
@@ -326,9 +332,8 @@ func (d *decider) interventionRequested() {
 	if s.Status != StatusUnderReview {
 		return // the record or the evidence already decided it
 	}
-	due := e.Time.Add(d.p.EvidenceWindow)
+	due := d.arm(TimerEvidence, e.Time.Add(d.p.EvidenceWindow), "").At
 	s.Refund.EvidenceDue = due
-	d.arm(TimerEvidence, due, "")
 	d.notice(NoticeEvidenceRequested, s.Refund.Burden, due,
 		fmt.Sprintf("The %s bears the burden of proof and must submit valid evidence by the deadline; without it the dispute is decided on what was collected.", s.Refund.Burden),
 		C1S4A1, C1S4A2, s.Refund.BurdenArticle)
@@ -376,7 +381,7 @@ func (d *decider) negotiationRequested() {
 	if !slices.Contains(s.Negotiation, e.Data.By) {
 		s.Negotiation = append(s.Negotiation, e.Data.By)
 	}
-	if s.Status != StatusSuspended && slices.Contains(s.Negotiation, Customer) && slices.Contains(s.Negotiation, Provider) {
+	if suspendable(s.Status) && slices.Contains(s.Negotiation, Customer) && slices.Contains(s.Negotiation, Provider) {
 		d.suspend(C1S5I1, "Both parties asked to settle the dispute themselves; its handling is suspended.")
 	}
 }
@@ -388,10 +393,16 @@ func (d *decider) judicialFiled() {
 		return
 	}
 	s.Judicial = true
-	if s.Status != StatusSuspended {
+	if suspendable(s.Status) {
 		d.suspend(C1S5I2, fmt.Sprintf("The %s took the dispute to a court or the police; its handling is suspended until the outcome.", d.e.Data.By))
 	}
 }
+
+// suspendable reports whether the platform's handling of a dispute at this
+// stage can be suspended (c1.s5): while the parties negotiate or the platform
+// reviews it. An escalated dispute is with a person, who weighs the requests
+// (they stay on record) in the review.
+func suspendable(s Status) bool { return s == StatusNegotiating || s == StatusUnderReview }
 
 func (d *decider) suspend(article, message string) {
 	s := &d.s
@@ -432,7 +443,12 @@ func (d *decider) suspensionLifted() {
 	s.Status, s.Resume = s.Resume, ""
 	s.Negotiation, s.Judicial = nil, false
 	d.resumeTimers()
-	d.notice(NoticeResumed, "", time.Time{}, "The suspension is lifted; the dispute and its deadlines resume with the time they had left.", articles...)
+	// The evidence deadline moved by the time suspended: say when it is now.
+	var due time.Time
+	if s.Status == StatusUnderReview && s.Refund != nil {
+		due = s.Refund.EvidenceDue
+	}
+	d.notice(NoticeResumed, "", due, "The suspension is lifted; the dispute and its deadlines resume with the time they had left.", articles...)
 	d.settle()
 }
 
@@ -443,7 +459,7 @@ func (d *decider) resumeTimers() {
 		if !t.Paused {
 			continue
 		}
-		t.At, t.Remaining, t.Paused = d.e.Time.Add(t.Remaining), 0, false
+		t.At, t.Remaining, t.Paused = deadline(d.e.Time.Add(t.Remaining)), 0, false
 		if t.Kind == TimerEvidence && s.Refund != nil {
 			s.Refund.EvidenceDue = t.At
 		}
@@ -607,19 +623,24 @@ func (d *decider) cooperationDue() {
 	d.settle()
 }
 
-// arm sets a new deadline. While the dispute is suspended it is created
-// paused, with all its time left.
-func (d *decider) arm(kind TimerKind, at time.Time, issue string) {
+// arm sets a new deadline and returns it. While the dispute is suspended it
+// is created paused, with all its time left.
+func (d *decider) arm(kind TimerKind, at time.Time, issue string) Timer {
 	s := &d.s
 	s.TimerSeq++
-	t := Timer{ID: string(kind) + "-" + strconv.Itoa(s.TimerSeq), Kind: kind, At: at, IssueID: issue}
+	t := Timer{ID: string(kind) + "-" + strconv.Itoa(s.TimerSeq), Kind: kind, At: deadline(at), IssueID: issue}
 	if s.Status == StatusSuspended {
-		t.Remaining, t.At, t.Paused = max(0, at.Sub(d.e.Time)), time.Time{}, true
+		t.Remaining, t.At, t.Paused = max(0, t.At.Sub(d.e.Time)), time.Time{}, true
 	} else {
 		d.out.Arm = append(d.out.Arm, t)
 	}
 	s.Timers = append(s.Timers, t)
+	return t
 }
+
+// deadline rounds a due time down to the millisecond: timers are kept with
+// millisecond scores, and a fired deadline must match its timer exactly.
+func deadline(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // disarm removes the deadlines that match.
 func (d *decider) disarm(match func(Timer) bool) {

@@ -19,8 +19,9 @@ type verdict struct {
 
 // settle decides whatever the record now decides. Nothing is ruled while the
 // dispute is suspended or after acceptance; modification faults rule at once
-// at any other stage (c2.a5); the record and the evidence decide only once
-// the platform has intervened.
+// at any other stage (c2.a5); the record and the evidence decide only while
+// the platform handles the dispute itself (under review), not once it is
+// escalated to a person.
 func (d *decider) settle() {
 	s := &d.s
 	switch s.Status {
@@ -32,20 +33,16 @@ func (d *decider) settle() {
 		d.finalize(v)
 		return
 	}
-	if s.Status != StatusUnderReview && s.Status != StatusEscalated {
+	// An escalated dispute waits for the reviewer's review.decided.
+	if s.Status != StatusUnderReview {
 		return
 	}
 	if v, ok := d.recordVerdict(); ok {
-		if v.escalate && s.Status == StatusEscalated {
-			return // already with a person
-		}
 		d.finalize(v)
 		return
 	}
-	if s.Status == StatusUnderReview {
-		if v, ok := d.evidenceVerdict(); ok {
-			d.finalize(v)
-		}
+	if v, ok := d.evidenceVerdict(); ok {
+		d.finalize(v)
 	}
 }
 
@@ -118,7 +115,7 @@ func (d *decider) recordVerdict() (verdict, bool) {
 		}
 	}
 	if x := s.Extension; x != nil && x.By == Provider && !x.Agreed {
-		provider = append(provider, refund(byCategory(cat, C2A4, C2A4, C3S3A2, C3S4A2, C3S5A2, C2A4),
+		provider = append(provider, refund(byCategory(cat, C3S1A2, C3S2A3, C3S3A2, C3S4A2, C3S5A2, C2A4),
 			"The provider extended the service without the customer's agreement."))
 	}
 	if s.DeliveryMissed {

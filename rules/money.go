@@ -67,8 +67,8 @@ func capRefund(s Split, amount, requested int64) Split {
 	if requested <= 0 || s.Refund <= requested {
 		return s
 	}
-	s.Arithmetic += fmt.Sprintf("; refund capped at the %d requested, provider = %d - %d = %d",
-		requested, amount, requested, amount-requested)
+	s.Arithmetic += fmt.Sprintf("; capped at the %d the customer requested: customer = %d; provider = %d - %d = %d",
+		requested, requested, amount, requested, amount-requested)
 	s.Refund = requested
 	s.Provider = amount - requested
 	s.Articles = append(s.Articles, C1S3A2)

@@ -33,6 +33,11 @@ func (s Status) Open() bool {
 // new order. A State is plain data: it encodes to JSON deterministically, and
 // Apply never modifies the State it is given.
 type State struct {
+	// Version counts the writes of this state in the store; the store sets
+	// it when loading and checks it when saving. It is not part of the
+	// encoding.
+	Version int64 `json:"-"`
+
 	OrderID string `json:"order_id"`
 	RuleSet string `json:"rule_set,omitempty"`
 	Status  Status `json:"status,omitempty"`

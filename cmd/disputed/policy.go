@@ -1,31 +1,65 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/disputed/disputed/rules"
 )
 
 // policyFlags registers the rules engine's settings on fs, with their
-// environment equivalents as defaults.
-func policyFlags(fs *flag.FlagSet, p *rules.Policy, getenv func(string) string) {
-	durationVar(fs, &p.EvidenceWindow, "evidence-window", "DISPUTED_EVIDENCE_WINDOW", p.EvidenceWindow, getenv,
+// environment equivalents as defaults. The returned function, called after
+// parsing, reports environment values that do not parse, unless the flag
+// was given and overrides them.
+func policyFlags(fs *flag.FlagSet, p *rules.Policy, getenv func(string) string) func(*flag.FlagSet) error {
+	var env envDefaults
+	env.duration(fs, &p.EvidenceWindow, "evidence-window", "DISPUTED_EVIDENCE_WINDOW", getenv,
 		"time the burdened party has to submit evidence once the platform intervenes (c1.s4.a2)")
-	durationVar(fs, &p.ModificationWindow, "modification-window", "DISPUTED_MODIFICATION_WINDOW", p.ModificationWindow, getenv,
+	env.duration(fs, &p.ModificationWindow, "modification-window", "DISPUTED_MODIFICATION_WINDOW", getenv,
 		"modification cycle when the order agreed none (c2.a5)")
+	return env.check
 }
 
-// durationVar is fs.DurationVar whose default comes from the environment
-// variable env when it is set and parses. A bad value is kept as a flag
-// default error by checking it in Validate.
-func durationVar(fs *flag.FlagSet, p *time.Duration, name, env string, def time.Duration, getenv func(string) string, help string) {
+// envDefaults collects flags whose defaults come from the environment, and
+// the environment values that did not parse.
+type envDefaults struct {
+	bad map[string]error // flag name -> error of its environment value
+}
+
+func (e *envDefaults) fail(flagName, env, value string, err error) {
+	if e.bad == nil {
+		e.bad = make(map[string]error)
+	}
+	e.bad[flagName] = fmt.Errorf("%s=%q: %v", env, value, err)
+}
+
+// duration is fs.DurationVar with the default taken from the environment
+// variable env when it is set.
+func (e *envDefaults) duration(fs *flag.FlagSet, p *time.Duration, name, env string, getenv func(string) string, help string) {
+	def := *p
 	if v := getenv(env); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			def = d
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.fail(name, env, v, errors.New("not a duration (e.g. 72h)"))
 		} else {
-			def = -1 // reported by Policy.Validate as out of range
+			def = d
 		}
 	}
 	fs.DurationVar(p, name, def, help+" (env "+env+")")
+}
+
+// check reports the bad environment values of the flags not set on the
+// command line.
+func (e *envDefaults) check(fs *flag.FlagSet) error {
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err, ok := e.bad[f.Name]; ok && !set[f.Name] {
+			errs = append(errs, err)
+		}
+	})
+	return errors.Join(errs...)
 }

@@ -26,11 +26,14 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	until := fs.String("until", "", "after the last event, fire the deadlines due up to this RFC 3339 `time`")
 	policy := rules.DefaultPolicy()
-	policyFlags(fs, &policy, getenv)
+	envErr := policyFlags(fs, &policy, getenv)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := envErr(fs); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	var untilT time.Time
@@ -65,8 +68,14 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 // replay decides the events read from in and writes the commands to out. A
 // malformed line is reported on errOut with its number and skipped; replay
 // then returns an error once every other line is done.
-func replay(ctx context.Context, p rules.Policy, in io.Reader, out, errOut io.Writer, until time.Time) error {
+func replay(ctx context.Context, p rules.Policy, in io.Reader, out, errOut io.Writer, until time.Time) (err error) {
 	w := bufio.NewWriter(out)
+	// Whatever ends the run, the lines written so far go out whole.
+	defer func() {
+		if ferr := w.Flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("replay: write: %w", ferr)
+		}
+	}()
 	r := rules.NewReplay(p)
 	write := func(cmds []rules.Command) error {
 		for _, c := range cmds {
@@ -125,9 +134,6 @@ func replay(ctx context.Context, p rules.Policy, in io.Reader, out, errOut io.Wr
 			return err
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("replay: write: %w", err)
-	}
 	if bad > 0 {
 		fmt.Fprintf(errOut, "replay: %d malformed line(s) skipped\n", bad)
 		return errReported
@@ -155,7 +161,7 @@ func (l *lineReader) next() ([]byte, error) {
 	for {
 		chunk, err := l.r.ReadSlice('\n')
 		if !tooLong {
-			if len(l.buf)+len(chunk) > l.max+1 {
+			if len(l.buf)+len(chunk) > l.max+2 { // the line and its "\r\n"
 				tooLong = true
 				l.buf = l.buf[:0]
 			} else {

@@ -1,0 +1,269 @@
+package consumer
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/disputed/disputed/rules"
+)
+
+// Results of an event, the label values of disputed_events_total.
+const (
+	resultApplied    = "applied"
+	resultDuplicate  = "duplicate"
+	resultRejected   = "rejected"
+	resultDeadLetter = "dead_lettered"
+)
+
+// Metrics of the stream processor. A nil *Metrics records nothing.
+type Metrics struct {
+	events           *prometheus.CounterVec
+	misroutedEvents  *prometheus.CounterVec
+	rulings          *prometheus.CounterVec
+	transfers        *prometheus.CounterVec
+	transferAmount   *prometheus.CounterVec
+	deadlinesSet     *prometheus.CounterVec
+	deadlinesFired   *prometheus.CounterVec
+	deadlinesCleared *prometheus.CounterVec
+	lateness         prometheus.Histogram
+	batchSeconds     prometheus.Histogram
+	batchErrors      *prometheus.CounterVec
+	outboxDepth      *prometheus.GaugeVec
+	outboxOldest     *prometheus.GaugeVec
+	published        prometheus.Counter
+	publishErrors    prometheus.Counter
+	pendingDeadlines *prometheus.GaugeVec
+	lag              *prometheus.GaugeVec
+	rebalances       prometheus.Counter
+	partitionsOwned  prometheus.Gauge
+	commitErrors     prometheus.Counter
+}
+
+// NewMetrics registers the processor's metrics on reg (nil: unregistered,
+// for tests that do not read them).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		events: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_events_total",
+			Help: "Events consumed, by topic, event type and result (applied, duplicate, rejected, dead_lettered).",
+		}, []string{"topic", "type", "result"}),
+		misroutedEvents: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_events_misrouted_total",
+			Help: "Events that arrived on a topic other than their type's own, by topic and type.",
+		}, []string{"topic", "type"}),
+		rulings: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_rulings_total",
+			Help: "Rulings made, by outcome and order category.",
+		}, []string{"outcome", "category"}),
+		transfers: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_transfers_total",
+			Help: "Transfer commands issued, by direction (to customer or provider).",
+		}, []string{"to"}),
+		transferAmount: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_transfer_amount_minor_total",
+			Help: "Money moved by transfer commands, in minor units, by direction and currency.",
+		}, []string{"to", "currency"}),
+		deadlinesSet: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_deadlines_set_total",
+			Help: "Deadlines armed, by kind.",
+		}, []string{"kind"}),
+		deadlinesFired: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_deadlines_fired_total",
+			Help: "Deadlines that fired, by kind.",
+		}, []string{"kind"}),
+		deadlinesCleared: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_deadlines_cancelled_total",
+			Help: "Deadlines disarmed before they fired (met, superseded or paused), by kind.",
+		}, []string{"kind"}),
+		lateness: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "disputed_deadline_lateness_seconds",
+			Help:    "How long after its due time a deadline fired, by the wall clock.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+		batchSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "disputed_batch_duration_seconds",
+			Help:    "Time to apply and save one batch of a partition.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		batchErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_batch_errors_total",
+			Help: "Batches that failed and will be retried, by cause (conflict, store, dead_letter, other).",
+		}, []string{"cause"}),
+		outboxDepth: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "disputed_outbox_depth",
+			Help: "Commands saved but not yet acknowledged by JetStream, by partition.",
+		}, []string{"partition"}),
+		outboxOldest: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "disputed_outbox_oldest_age_seconds",
+			Help: "Age of the oldest command waiting in the outbox, by partition (0 when empty).",
+		}, []string{"partition"}),
+		published: f.NewCounter(prometheus.CounterOpts{
+			Name: "disputed_commands_published_total",
+			Help: "Commands acknowledged by JetStream (repeats within the duplicate window included).",
+		}),
+		publishErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "disputed_publish_errors_total",
+			Help: "Failed attempts to publish a run of outbox commands; they are retried.",
+		}),
+		pendingDeadlines: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "disputed_deadlines_pending",
+			Help: "Deadlines armed and not yet fired, by partition.",
+		}, []string{"partition"}),
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "disputed_consumer_lag_messages",
+			Help: "Messages behind the high watermark, by topic and partition.",
+		}, []string{"topic", "partition"}),
+		rebalances: f.NewCounter(prometheus.CounterOpts{
+			Name: "disputed_rebalances_total",
+			Help: "Consumer group generations joined.",
+		}),
+		partitionsOwned: f.NewGauge(prometheus.GaugeOpts{
+			Name: "disputed_partitions_owned",
+			Help: "Partitions (of each co-partitioned topic) this member owns.",
+		}),
+		commitErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "disputed_offset_commit_errors_total",
+			Help: "Offset commits that failed (the batch is already saved; redelivery is a no-op).",
+		}),
+	}
+}
+
+func (m *Metrics) event(topic, typ, result string) {
+	if m == nil {
+		return
+	}
+	if typ == "" {
+		typ = "unknown"
+	} else if rules.Type(typ).Topic() == "" {
+		typ = "unknown" // keep the label set bounded
+	}
+	m.events.WithLabelValues(topic, typ, result).Inc()
+}
+
+func (m *Metrics) misrouted(topic, typ string) {
+	if m == nil {
+		return
+	}
+	m.misroutedEvents.WithLabelValues(topic, typ).Inc()
+}
+
+func decisionResult(d rules.Decision) string {
+	if !d.Changed {
+		return resultDuplicate
+	}
+	for _, c := range d.Commands {
+		if _, ok := c.Body.(*rules.Rejection); ok {
+			return resultRejected
+		}
+	}
+	return resultApplied
+}
+
+// decided counts what a saved decision did.
+func (m *Metrics) decided(d rules.Decision) {
+	if m == nil {
+		return
+	}
+	for _, t := range d.Arm {
+		m.deadlinesSet.WithLabelValues(string(t.Kind)).Inc()
+	}
+	for _, id := range d.Disarm {
+		m.deadlinesCleared.WithLabelValues(timerKind(id)).Inc()
+	}
+	for _, c := range d.Commands {
+		switch b := c.Body.(type) {
+		case *rules.Ruling:
+			m.rulings.WithLabelValues(string(b.Outcome), string(d.State.Order.Category)).Inc()
+		case *rules.Transfer:
+			m.transfers.WithLabelValues(string(b.To)).Inc()
+			m.transferAmount.WithLabelValues(string(b.To), b.Currency).Add(float64(b.Amount))
+		}
+	}
+}
+
+func (m *Metrics) deadlineFired(e rules.Event, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.deadlinesFired.WithLabelValues(timerKind(e.TimerID)).Inc()
+	m.lateness.Observe(max(0, now.Sub(e.Time).Seconds()))
+}
+
+// timerKind is the kind of a timer from its ID ("evidence-3"), from a closed
+// set so that it can be a label.
+func timerKind(id string) string {
+	kind, _, _ := strings.Cut(id, "-")
+	switch rules.TimerKind(kind) {
+	case rules.TimerEvidence, rules.TimerModification, rules.TimerDelivery, rules.TimerCooperation:
+		return kind
+	}
+	return "unknown"
+}
+
+func (m *Metrics) rebalanced(owned int) {
+	if m == nil {
+		return
+	}
+	m.rebalances.Inc()
+	m.partitionsOwned.Set(float64(owned))
+}
+
+func (m *Metrics) setLag(topic string, p int, lag int64) {
+	if m == nil {
+		return
+	}
+	m.lag.WithLabelValues(topic, strconv.Itoa(p)).Set(float64(max(0, lag)))
+}
+
+func (m *Metrics) batchTook(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.batchSeconds.Observe(d.Seconds())
+}
+
+func (m *Metrics) batchFailed(cause string) {
+	if m == nil {
+		return
+	}
+	m.batchErrors.WithLabelValues(cause).Inc()
+}
+
+func (m *Metrics) commitFailed() {
+	if m == nil {
+		return
+	}
+	m.commitErrors.Inc()
+}
+
+func (m *Metrics) publishFailed() {
+	if m == nil {
+		return
+	}
+	m.publishErrors.Inc()
+}
+
+func (m *Metrics) publishedN(n int) {
+	if m == nil {
+		return
+	}
+	m.published.Add(float64(n))
+}
+
+func (m *Metrics) outbox(p int, depth int64, oldest, now time.Time) {
+	if m == nil {
+		return
+	}
+	label := strconv.Itoa(p)
+	m.outboxDepth.WithLabelValues(label).Set(float64(depth))
+	age := 0.0
+	if depth > 0 && !oldest.IsZero() {
+		age = max(0, now.Sub(oldest).Seconds())
+	}
+	m.outboxOldest.WithLabelValues(label).Set(age)
+}
