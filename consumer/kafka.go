@@ -374,11 +374,13 @@ func (w *worker) fetch(ctx context.Context, ti int, offset int64) error {
 			w.log.Warn("read fetched records failed; fetching again", "topic", topic, "err", err)
 			continue
 		}
+		if next < 0 {
+			// Nothing read from a symbolic start: it is the log's start.
+			next = max(res.LogStartOffset, 0)
+		}
 		offset = next
 		atEnd := offset >= res.HighWatermark
-		if next >= 0 {
-			w.k.metrics.setLag(topic, w.p, res.HighWatermark-next)
-		}
+		w.k.metrics.setLag(topic, w.p, res.HighWatermark-next)
 		if len(in) == 0 && atEnd == wasAtEnd {
 			continue
 		}

@@ -36,11 +36,12 @@ func (p Policy) Validate() error {
 	if p.RuleSet != RuleSet2018 {
 		errs = append(errs, fmt.Errorf("rule set %q: only %q is implemented", p.RuleSet, RuleSet2018))
 	}
-	if p.EvidenceWindow <= 0 {
-		errs = append(errs, fmt.Errorf("evidence window %v: must be positive", p.EvidenceWindow))
+	const maxWindow = 10 * 365 * 24 * time.Hour // keeps every deadline encodable (see maxTime)
+	if p.EvidenceWindow <= 0 || p.EvidenceWindow > maxWindow {
+		errs = append(errs, fmt.Errorf("evidence window %v: must be positive and at most 10 years", p.EvidenceWindow))
 	}
-	if p.ModificationWindow <= 0 {
-		errs = append(errs, fmt.Errorf("modification window %v: must be positive", p.ModificationWindow))
+	if p.ModificationWindow <= 0 || p.ModificationWindow > maxWindow {
+		errs = append(errs, fmt.Errorf("modification window %v: must be positive and at most 10 years", p.ModificationWindow))
 	}
 	return errors.Join(errs...)
 }
@@ -399,10 +400,11 @@ func (d *decider) judicialFiled() {
 }
 
 // suspendable reports whether the platform's handling of a dispute at this
-// stage can be suspended (c1.s5): while the parties negotiate or the platform
-// reviews it. An escalated dispute is with a person, who weighs the requests
-// (they stay on record) in the review.
-func suspendable(s Status) bool { return s == StatusNegotiating || s == StatusUnderReview }
+// stage can be suspended (c1.s5): while the parties negotiate or the
+// platform reviews it, by its rules or, once escalated, by a person.
+func suspendable(s Status) bool {
+	return s == StatusNegotiating || s == StatusUnderReview || s == StatusEscalated
+}
 
 func (d *decider) suspend(article, message string) {
 	s := &d.s

@@ -440,12 +440,23 @@ func party(field string, s *string, allowed ...Party) (Party, error) {
 	return "", &FieldError{Field: field, Reason: fmt.Sprintf("%q is not one of %v", truncate(*s), allowed)}
 }
 
+// Times must fall in this range: every deadline computed from one (at most
+// ten years on) must still encode as RFC 3339, which ends at year 9999.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 func parseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time", truncate(s))}
 	}
-	return t.UTC(), nil
+	t = t.UTC()
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is outside the years 1970 to 8999", truncate(s))}
+	}
+	return t, nil
 }
 
 // jsonError turns encoding/json's errors into a FieldError naming the field.

@@ -1,0 +1,551 @@
+package consumer_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/testserver"
+	"github.com/disputed/disputed/producer"
+	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/state"
+)
+
+var topics = consumer.Topics{Orders: "orders", Deliveries: "deliveries", Chats: "chats", RefundRequests: "refund-requests"}
+
+const dlqTopic = "disputes.dlq"
+
+// env is one set of real servers: kfake, a redis-server process and an
+// in-process NATS server.
+type env struct {
+	kafka      *testserver.Kafka
+	redis      *testserver.Redis
+	nats       *testserver.NATS
+	partitions int
+	prefix     string
+}
+
+func newEnv(t *testing.T, partitions int) *env {
+	t.Helper()
+	e := &env{
+		kafka:      testserver.StartKafka(t, partitions, topics.Orders, topics.Deliveries, topics.Chats, topics.RefundRequests, dlqTopic),
+		redis:      testserver.StartRedis(t),
+		nats:       testserver.StartNATS(t),
+		partitions: partitions,
+		prefix:     "e2e",
+	}
+	pub, err := producer.NewNATS(e.nats.Conn(), producer.Config{Duplicates: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.EnsureStreams(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// faults lets a test crash a member at a step boundary: once armed, the
+// named step does its work (or not) and then every call of the member
+// fails, as if the process had died there.
+type faults struct {
+	mu      sync.Mutex
+	step    string // "after-save", "before-publish", "after-publish", "before-commit"
+	crashed atomic.Bool
+	crash   func()
+}
+
+var errCrashed = errors.New("crashed")
+
+func (f *faults) at(step string) bool {
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.step == step && !f.crashed.Load() {
+		f.crashed.Store(true)
+		f.crash()
+		return true
+	}
+	return false
+}
+
+func (f *faults) dead() bool { return f != nil && f.crashed.Load() }
+
+// store wraps the Redis store with the crash points.
+type store struct {
+	*state.Redis
+	f *faults
+}
+
+func (s store) Save(ctx context.Context, p int, ds []rules.Decision, offsets map[string]int64) error {
+	if s.f.dead() {
+		return errCrashed
+	}
+	if err := s.Redis.Save(ctx, p, ds, offsets); err != nil {
+		return err
+	}
+	hasCommands := slices.ContainsFunc(ds, func(d rules.Decision) bool { return len(d.Commands) > 0 })
+	if hasCommands && s.f.at("after-save") {
+		return errCrashed
+	}
+	if len(offsets) > 0 && s.f.at("before-commit") {
+		// Saved, and the loop would commit next: it never does.
+		return errCrashed
+	}
+	return nil
+}
+
+func (s store) Load(ctx context.Context, p int, orders []string) ([]rules.State, error) {
+	if s.f.dead() {
+		return nil, errCrashed
+	}
+	return s.Redis.Load(ctx, p, orders)
+}
+
+func (s store) Ack(ctx context.Context, p int, ids []string) error {
+	if s.f.dead() {
+		return errCrashed
+	}
+	return s.Redis.Ack(ctx, p, ids)
+}
+
+func (s store) Outbox(ctx context.Context, p int, limit int) ([]rules.Command, time.Time, error) {
+	if s.f.dead() {
+		return nil, time.Time{}, errCrashed
+	}
+	return s.Redis.Outbox(ctx, p, limit)
+}
+
+type publisher struct {
+	*producer.NATS
+	f *faults
+}
+
+func (p publisher) Publish(ctx context.Context, cmds ...rules.Command) error {
+	if p.f.dead() || p.f.at("before-publish") {
+		return errCrashed
+	}
+	if err := p.NATS.Publish(ctx, cmds...); err != nil {
+		return err
+	}
+	if p.f.at("after-publish") {
+		return errCrashed // published, never acknowledged in the outbox
+	}
+	return nil
+}
+
+type deadLetters struct {
+	*consumer.KafkaDeadLetters
+	f *faults
+}
+
+func (d deadLetters) DeadLetter(ctx context.Context, letters ...consumer.DeadLetter) error {
+	if d.f.dead() {
+		return errCrashed
+	}
+	return d.KafkaDeadLetters.DeadLetter(ctx, letters...)
+}
+
+// member is one running processor.
+type member struct {
+	k       *consumer.Kafka
+	cancel  context.CancelFunc
+	done    chan error
+	stopped sync.Once
+}
+
+func (e *env) start(t *testing.T, f *faults) *member { return e.startBatch(t, f, 0) }
+
+func (e *env) startBatch(t *testing.T, f *faults, maxBatch int) *member {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if f != nil {
+		f.crash = cancel
+	}
+	redisStore := state.NewRedis(e.redis.Client(), state.Config{Prefix: e.prefix})
+	nats, err := producer.NewNATS(e.nats.Conn(), producer.Config{Duplicates: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := consumer.NewKafkaDeadLetters(e.kafka.Brokers, dlqTopic, nil)
+	t.Cleanup(func() { dl.Close() })
+	s := store{redisStore, f}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	proc := &consumer.Processor{Policy: rules.DefaultPolicy(), Store: s, DeadLetters: deadLetters{dl, f}, Metrics: consumer.NewMetrics(nil), Logger: log}
+	k := consumer.NewKafka(consumer.Config{
+		Brokers: e.kafka.Brokers, Group: "disputed", Topics: topics, MaxBatch: maxBatch,
+		MaxWait: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, FlushTimeout: time.Second,
+	}, proc, s, publisher{nats, f}, consumer.NewMetrics(nil), log)
+	m := &member{k: k, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- k.Run(ctx) }()
+	t.Cleanup(func() { m.stop(t) })
+	return m
+}
+
+// stop cancels the member and waits for it to leave.
+func (m *member) stop(t *testing.T) {
+	m.stopped.Do(func() {
+		m.cancel()
+		select {
+		case err := <-m.done:
+			if err != nil {
+				t.Errorf("member returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("member did not stop within 20s")
+		}
+	})
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("%s", bytes.TrimRight(b, "\n"))
+	return len(b), nil
+}
+
+// story is the lines of scenario files and what replay makes of them.
+type story struct {
+	msgs []kafka.Message
+	want map[string]testserver.Msg // by command ID
+	bad  int                       // lines that must be dead-lettered
+}
+
+func loadScenarios(t *testing.T, names ...string) story {
+	t.Helper()
+	return replayLines(t, scenarioLines(t, names...), time.Now())
+}
+
+// scenarioLines reads the lines of the named scenario files (all without
+// names).
+func scenarioLines(t *testing.T, names ...string) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob("../cmd/disputed/testdata/scenarios/*.jsonl")
+	if len(files) == 0 {
+		t.Fatal("no scenario files")
+	}
+	var lines [][]byte
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+		if len(names) > 0 && !slices.Contains(names, name) {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 2<<20)
+		for sc.Scan() {
+			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+				lines = append(lines, slices.Clone(sc.Bytes()))
+			}
+		}
+	}
+	return lines
+}
+
+// copies repeats the lines n times, each copy with its own order IDs.
+func copies(lines [][]byte, n int) [][]byte {
+	var out [][]byte
+	for i := range n {
+		prefix := []byte(fmt.Sprintf(`"subject":"c%d-`, i))
+		for _, l := range lines {
+			out = append(out, bytes.ReplaceAll(l, []byte(`"subject":"`), prefix))
+		}
+	}
+	return out
+}
+
+// replayLines builds the Kafka messages of the lines (keyed by order, on
+// their type's topic) and the commands replay gives for them, with every
+// deadline up to now fired, as the live processor fires them.
+func replayLines(t *testing.T, lines [][]byte, now time.Time) story {
+	t.Helper()
+	// Upstream writes each topic in about the order things happen; the
+	// scenario files, put together, are not. Send (and replay) the events
+	// in time order, ties by topic as the processor's merge breaks them.
+	rank := func(line []byte) (time.Time, int) {
+		e, err := rules.Decode(line)
+		if err != nil {
+			return time.Time{}, 0
+		}
+		return e.Time, slices.Index([]string{topics.Orders, topics.Deliveries, topics.Chats, topics.RefundRequests}, e.Type.Topic())
+	}
+	lines = slices.Clone(lines)
+	slices.SortStableFunc(lines, func(a, b []byte) int {
+		ta, ia := rank(a)
+		tb, ib := rank(b)
+		if c := ta.Compare(tb); c != 0 {
+			return c
+		}
+		return ia - ib
+	})
+	r := rules.NewReplay(rules.DefaultPolicy())
+	st := story{want: make(map[string]testserver.Msg)}
+	keep := func(cmds []rules.Command) {
+		for _, c := range cmds {
+			data, err := c.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.want[c.ID] = testserver.Msg{Subject: c.Subject, MsgID: c.ID, Data: data}
+		}
+	}
+	for _, line := range lines {
+		e, err := rules.Decode(line)
+		topic, key := topics.Orders, "malformed"
+		if err == nil {
+			topic, key = e.Type.Topic(), e.OrderID
+			var cmds []rules.Command
+			cmds, err = r.Apply(e)
+			keep(cmds)
+		} else {
+			var env struct{ Subject string }
+			if json.Unmarshal(line, &env) == nil && env.Subject != "" {
+				key = env.Subject
+			}
+		}
+		if err != nil {
+			st.bad++
+		}
+		st.msgs = append(st.msgs, kafka.Message{Topic: topic, Key: []byte(key), Value: line})
+	}
+	cmds, err := r.Advance(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep(cmds)
+	return st
+}
+
+// published reads both streams.
+func (e *env) published(t *testing.T) []testserver.Msg {
+	t.Helper()
+	ctx := context.Background()
+	nc := e.nats.Conn()
+	msgs := testserver.Messages(ctx, t, nc, "DISPUTES")
+	return append(msgs, testserver.Messages(ctx, t, nc, "FINANCE")...)
+}
+
+// waitFor waits until the streams hold n messages, then a little longer to
+// see that no more come.
+func (e *env) waitFor(t *testing.T, n int, within time.Duration) []testserver.Msg {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := e.published(t)
+		if len(got) >= n {
+			time.Sleep(300 * time.Millisecond)
+			return e.published(t)
+		}
+		if time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkSame asserts the streams hold exactly the wanted commands, byte for
+// byte, each once, with Nats-Msg-Id = command_id.
+func checkSame(t *testing.T, got []testserver.Msg, want map[string]testserver.Msg) {
+	t.Helper()
+	seen := make(map[string]bool)
+	for _, m := range got {
+		if seen[m.MsgID] {
+			t.Errorf("command %s published twice", m.MsgID)
+		}
+		seen[m.MsgID] = true
+		var body struct {
+			CommandID string `json:"command_id"`
+		}
+		if err := json.Unmarshal(m.Data, &body); err != nil || body.CommandID != m.MsgID {
+			t.Errorf("message %s: Nats-Msg-Id is not command_id %q (%v)", m.MsgID, body.CommandID, err)
+		}
+		w, ok := want[m.MsgID]
+		switch {
+		case !ok:
+			t.Errorf("unexpected command %s on %s: %s", m.MsgID, m.Subject, m.Data)
+		case w.Subject != m.Subject || !bytes.Equal(w.Data, m.Data):
+			t.Errorf("command %s differs from replay:\n got %s %s\nwant %s %s", m.MsgID, m.Subject, m.Data, w.Subject, w.Data)
+		}
+	}
+	var missing []string
+	for id := range want {
+		if !seen[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d commands of replay never published: %v", len(missing), missing)
+	}
+}
+
+// TestStreamEqualsReplay sends every scenario through Kafka and expects on
+// JetStream exactly the commands `disputed replay` gives, with the same IDs
+// and bodies; malformed lines land in the dead-letter topic.
+func TestStreamEqualsReplay(t *testing.T) {
+	e := newEnv(t, 4)
+	st := loadScenarios(t)
+	// The processor catches up on a backlog, as after an outage: every
+	// topic holds its events before the first fetch, so the event-time
+	// merge sees them all (a topic read to its end counts as the wall
+	// clock, which would let a later topic's events overtake it).
+	e.kafka.Produce(context.Background(), t, st.msgs...)
+	e.start(t, nil)
+	got := e.waitFor(t, len(st.want), 60*time.Second)
+	checkSame(t, got, st.want)
+	letters := e.kafka.ReadAll(context.Background(), t, dlqTopic, 4)
+	if len(letters) != st.bad {
+		t.Errorf("dead letters = %d, want %d", len(letters), st.bad)
+	}
+}
+
+// TestCrashAtEveryStep kills the processor at each step boundary, starts a
+// new one, and expects the same commands as replay, none twice.
+func TestCrashAtEveryStep(t *testing.T) {
+	for _, step := range []string{"after-save", "before-publish", "after-publish", "before-commit"} {
+		t.Run(step, func(t *testing.T) {
+			e := newEnv(t, 2)
+			st := loadScenarios(t, "evidence_deadline_missed_assessed", "judicial_suspension", "settlement_during_negotiation", "modification_failed_assessed")
+			f := &faults{step: step}
+			e.kafka.Produce(context.Background(), t, st.msgs...)
+			first := e.start(t, f)
+			deadline := time.Now().Add(30 * time.Second)
+			for !f.crashed.Load() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !f.crashed.Load() {
+				t.Fatalf("the processor never reached %s", step)
+			}
+			first.stop(t)
+			e.start(t, nil)
+			got := e.waitFor(t, len(st.want), 30*time.Second)
+			checkSame(t, got, st.want)
+		})
+	}
+}
+
+// TestRebalanceMidStream starts a second member while the first is busy,
+// then stops the first: every command comes out once.
+func TestRebalanceMidStream(t *testing.T) {
+	e := newEnv(t, 4)
+	st := replayLines(t, copies(scenarioLines(t), 6), time.Now())
+	e.kafka.Produce(context.Background(), t, st.msgs...)
+	// Small batches keep the first member busy while the second joins.
+	a := e.startBatch(t, nil, 5)
+	waitUntil(t, 10*time.Second, "the first member works", func() bool { return len(e.published(t)) > 0 })
+	b := e.startBatch(t, nil, 5)
+	waitUntil(t, 10*time.Second, "both members own partitions", func() bool {
+		return len(a.k.Owned()) > 0 && len(b.k.Owned()) > 0 && len(a.k.Owned())+len(b.k.Owned()) == 4
+	})
+	if n := len(e.published(t)); n >= len(st.want) {
+		t.Fatalf("all %d commands were out before the rebalance; the test shows nothing", n)
+	}
+	a.stop(t)
+	waitUntil(t, 10*time.Second, "the second member owns every partition", func() bool { return len(b.k.Owned()) == 4 })
+	got := e.waitFor(t, len(st.want), 60*time.Second)
+	checkSame(t, got, st.want)
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDeadLetters sends each malformed case of the contract and expects each
+// in the dead-letter topic with its reason and source, and the good events
+// around them processed.
+func TestDeadLetters(t *testing.T) {
+	e := newEnv(t, 1)
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	ev := func(id, typ, subject, data string) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`, id, typ, at, subject, data)
+	}
+	paid := `{"customer_id":"c","provider_id":"p","category":"other","amount":1000,"currency":"EUR"}`
+	cases := []struct {
+		name, key, value, reason string
+	}{
+		{"bad JSON", "o1", `{"specversion":`, "malformed JSON"},
+		{"missing field", "o1", ev("e2", "order.paid", "o1", `{"provider_id":"p","category":"other","amount":1000,"currency":"EUR"}`), "data.customer_id: missing"},
+		{"wrong type", "o1", ev("e3", "order.paid", "o1", `{"customer_id":"c","provider_id":"p","category":"other","amount":"1000","currency":"EUR"}`), "data.amount"},
+		{"unknown type", "o1", ev("e4", "order.shipped", "o1", `{}`), "unknown event type"},
+		{"negative money", "o1", ev("e5", "settlement.agreed", "o1", `{"refund_amount":-5}`), "negative"},
+		{"unknown order", "o9", ev("e6", "refund.requested", "o9", `{"reason":"quality"}`), "unknown order"},
+		{"future time", "o1", strings.Replace(ev("e7", "chat.message", "o1", `{"from":"customer","text":"hi"}`), at, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1), "ahead of the clock"},
+		{"key is not the subject", "o2", ev("e8", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key"},
+	}
+	var msgs []kafka.Message
+	msgs = append(msgs, kafka.Message{Topic: topics.Orders, Key: []byte("o1"), Value: []byte(ev("e1", "order.paid", "o1", paid))})
+	for _, c := range cases {
+		msgs = append(msgs, kafka.Message{Topic: topics.RefundRequests, Key: []byte(c.key), Value: []byte(c.value)})
+	}
+	settle := ev("e9", "refund.requested", "o1", `{"reason":"quality"}`)
+	agree := ev("e10", "settlement.agreed", "o1", `{"refund_amount":250}`)
+	msgs = append(msgs,
+		kafka.Message{Topic: topics.RefundRequests, Key: []byte("o1"), Value: []byte(settle)},
+		kafka.Message{Topic: topics.RefundRequests, Key: []byte("o1"), Value: []byte(agree)})
+	e.start(t, nil)
+	e.kafka.Produce(context.Background(), t, msgs...)
+	got := e.waitFor(t, 3, 30*time.Second) // the settled ruling and two transfers
+	if len(got) != 3 {
+		t.Errorf("published %d commands, want the settlement's 3", len(got))
+	}
+	var letters []kafka.Message
+	waitUntil(t, 10*time.Second, "every dead letter arrives", func() bool {
+		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
+		return len(letters) >= len(cases)
+	})
+	if len(letters) != len(cases) {
+		t.Fatalf("%d dead letters, want %d", len(letters), len(cases))
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := letters[i]
+			h := headers(l)
+			if string(l.Value) != c.value || string(l.Key) != c.key {
+				t.Errorf("dead letter is not the original message: key %q value %s", l.Key, l.Value)
+			}
+			if !strings.Contains(h[consumer.HeaderError], c.reason) {
+				t.Errorf("reason %q does not say %q", h[consumer.HeaderError], c.reason)
+			}
+			if h[consumer.HeaderSourceTopic] != topics.RefundRequests || h[consumer.HeaderSourcePartition] != "0" || h[consumer.HeaderSourceOffset] != fmt.Sprint(i) {
+				t.Errorf("source headers = %v, want %s/0@%d", h, topics.RefundRequests, i)
+			}
+		})
+	}
+}
+
+func headers(m kafka.Message) map[string]string {
+	h := make(map[string]string)
+	for _, x := range m.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	return h
+}
+

@@ -1,0 +1,9 @@
+// Package testserver starts the real servers disputed's tests run against:
+// a redis-server process on a free port (restartable, with its append-only
+// file), an in-process NATS server with JetStream, and an in-process Kafka
+// cluster (kfake) spoken to over TCP.
+//
+// A server that cannot be started fails the test when the CI environment
+// variable is set, and skips it, saying why, otherwise: integration tests
+// never skip silently in CI.
+package testserver

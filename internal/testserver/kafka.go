@@ -1,0 +1,75 @@
+package testserver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka is an in-process Kafka cluster (kfake) listening on TCP.
+type Kafka struct {
+	Brokers []string
+	c       *kfake.Cluster
+}
+
+// StartKafka starts a one-broker cluster with the topics, each with the
+// given partitions; it is closed when the test ends.
+func StartKafka(t testing.TB, partitions int, topics ...string) *Kafka {
+	t.Helper()
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(int32(partitions), topics...),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return &Kafka{Brokers: c.ListenAddrs(), c: c}
+}
+
+// Produce writes the messages synchronously.
+func (k *Kafka) Produce(ctx context.Context, t testing.TB, msgs ...kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("produce %d messages: %v", len(msgs), err)
+	}
+}
+
+// ReadAll reads every message of a topic's partitions up to their ends.
+func (k *Kafka) ReadAll(ctx context.Context, t testing.TB, topic string, partitions int) []kafka.Message {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...)}
+	var out []kafka.Message
+	for p := 0; p < partitions; p++ {
+		offset := int64(0)
+		for {
+			res, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: p, Offset: offset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("fetch %s/%d: %v", topic, p, err)
+			}
+			n := 0
+			for {
+				r, err := res.Records.ReadRecord()
+				if err != nil {
+					break
+				}
+				m := kafka.Message{Topic: topic, Partition: p, Offset: r.Offset, Headers: r.Headers}
+				m.Key = readAll(r.Key)
+				m.Value = readAll(r.Value)
+				out = append(out, m)
+				offset = r.Offset + 1
+				n++
+			}
+			if n == 0 || offset >= res.HighWatermark {
+				break
+			}
+		}
+	}
+	return out
+}

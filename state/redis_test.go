@@ -1,0 +1,283 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/disputed/disputed/internal/testserver"
+	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/state"
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func newStore(t *testing.T) (*state.Redis, *redis.Client, *testserver.Redis) {
+	t.Helper()
+	srv := testserver.StartRedis(t)
+	c := srv.Client()
+	return state.NewRedis(c, state.Config{Prefix: "test", Retention: time.Hour, Now: func() time.Time { return t0 }}), c, srv
+}
+
+// decide runs events through the engine from the given state.
+func decide(t *testing.T, s rules.State, events ...rules.Event) []rules.Decision {
+	t.Helper()
+	p := rules.DefaultPolicy()
+	var out []rules.Decision
+	for _, e := range events {
+		d, err := p.Apply(s, e, e.Time)
+		if err != nil {
+			t.Fatalf("apply %s: %v", e.Type, err)
+		}
+		out = append(out, d)
+		s = d.State
+	}
+	return out
+}
+
+func paid(order string, at time.Time, due time.Time) rules.Event {
+	return rules.Event{ID: order + "-paid", Type: rules.TypeOrderPaid, Time: at, OrderID: order, Data: rules.Data{
+		CustomerID: "c", ProviderID: "p", Category: rules.SoftwareApp, Amount: 1000, Currency: "EUR", DeliveryDue: due,
+	}}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := newStore(t)
+	ds := decide(t, rules.State{}, paid("o1", t0, t0.Add(48*time.Hour)))
+	if err := st.Save(ctx, 3, ds, map[string]int64{"orders": 7}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load(ctx, 3, []string{"o1", "unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Version != 1 || got[0].Status != rules.StatusPaid || got[0].Order.Amount != 1000 {
+		t.Errorf("loaded %+v, want version 1, paid, amount 1000", got[0])
+	}
+	if got[1].Status != rules.StatusNew || got[1].Version != 0 {
+		t.Errorf("unknown order loaded as %+v, want the zero state", got[1])
+	}
+	offs, err := st.Offsets(ctx, 3)
+	if err != nil || offs["orders"] != 7 {
+		t.Errorf("offsets = %v, %v; want orders:7", offs, err)
+	}
+	next, ok, err := st.NextDue(ctx, 3)
+	if err != nil || !ok || !next.Equal(t0.Add(48*time.Hour)) {
+		t.Errorf("next due = %v %v %v; want the delivery deadline", next, ok, err)
+	}
+	// Another partition is another key space.
+	if other, _ := st.Load(ctx, 2, []string{"o1"}); other[0].Status != rules.StatusNew {
+		t.Errorf("partition 2 sees order o1 of partition 3")
+	}
+}
+
+func TestSaveConflicts(t *testing.T) {
+	ctx := context.Background()
+	st, c, _ := newStore(t)
+	first := decide(t, rules.State{}, paid("o1", t0, time.Time{}))
+	if err := st.Save(ctx, 0, first, map[string]int64{"orders": 1}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		ds      []rules.Decision
+		offsets map[string]int64
+	}{
+		{"stale version", decide(t, rules.State{}, paid("o1", t0, time.Time{})), nil},
+		{"offset already applied", nil, map[string]int64{"orders": 1}},
+		{"offset below applied", nil, map[string]int64{"orders": 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := c.Keys(ctx, "test:*").Result()
+			err := st.Save(ctx, 0, tt.ds, tt.offsets)
+			if !errors.Is(err, rules.ErrConflict) {
+				t.Fatalf("Save = %v, want ErrConflict", err)
+			}
+			after, _ := c.Keys(ctx, "test:*").Result()
+			if len(before) != len(after) {
+				t.Errorf("a refused save wrote keys: %v -> %v", before, after)
+			}
+		})
+	}
+	loaded, _ := st.Load(ctx, 0, []string{"o1"})
+	if loaded[0].Version != 1 {
+		t.Errorf("version = %d after refused saves, want 1", loaded[0].Version)
+	}
+}
+
+func TestTimersNetChangesAndDueOrder(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := newStore(t)
+	// Two orders with deadlines; the second order's is disarmed by delivery
+	// in the same batch, so it must never reach the sorted set.
+	ds := decide(t, rules.State{}, paid("b", t0, t0.Add(time.Hour)))
+	ds = append(ds, decide(t, rules.State{}, paid("a", t0, t0.Add(time.Hour)))...)
+	ds = append(ds, decide(t, rules.State{}, paid("c", t0, t0.Add(2*time.Hour)),
+		rules.Event{ID: "c-del", Type: rules.TypeDeliverySubmitted, Time: t0, OrderID: "c"})...)
+	if err := st.Save(ctx, 1, ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.Due(ctx, 1, t0.Add(3*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range due {
+		got = append(got, e.OrderID+"/"+e.TimerID+"@"+e.Time.Format(time.Kitchen))
+	}
+	want := []string{"a/delivery-1@11:00AM", "b/delivery-1@11:00AM"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("due = %v, want %v", got, want)
+	}
+	if n, _ := st.PendingDeadlines(ctx, 1); n != 2 {
+		t.Errorf("pending = %d, want 2", n)
+	}
+	if due, _ := st.Due(ctx, 1, t0.Add(3*time.Hour), 1); len(due) != 1 || due[0].OrderID != "a" {
+		t.Errorf("limit 1 gave %v, want a's deadline only", due)
+	}
+	// Firing a's deadline through the engine removes it.
+	loaded, _ := st.Load(ctx, 1, []string{"a"})
+	fired := decide(t, loaded[0], due[0])
+	if err := st.Save(ctx, 1, fired, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.PendingDeadlines(ctx, 1); n != 1 {
+		t.Errorf("pending after firing = %d, want 1", n)
+	}
+}
+
+func TestOutboxAckOnlyWhatWasPublished(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := newStore(t)
+	s := decide(t, rules.State{}, paid("o1", t0, time.Time{}))
+	refund := []rules.Event{
+		{ID: "r", Type: rules.TypeRefundRequested, Time: t0, OrderID: "o1", Data: rules.Data{Reason: rules.ReasonNotDelivered}},
+		{ID: "s", Type: rules.TypeSettlementAgreed, Time: t0, OrderID: "o1", Data: rules.Data{RefundAmount: 400}},
+	}
+	ds := append(s, decide(t, s[0].State, refund...)...)
+	if err := st.Save(ctx, 0, ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	cmds, oldest, err := st.Outbox(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 3 || !oldest.Equal(t0) {
+		t.Fatalf("outbox has %d commands (oldest %v), want ruling and two transfers", len(cmds), oldest)
+	}
+	// The body comes back byte for byte as the engine encoded it.
+	want, _ := ds[2].Commands[0].Data()
+	if got, _ := cmds[0].Data(); string(got) != string(want) {
+		t.Errorf("outbox body\n got %s\nwant %s", got, want)
+	}
+	// A stale owner acknowledges what the new owner already removed, and
+	// a command appended since: only its own first entry is still there.
+	if err := st.Ack(ctx, 0, []string{cmds[0].ID, cmds[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Ack(ctx, 0, []string{cmds[0].ID, cmds[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	left, _, _ := st.Outbox(ctx, 0, 10)
+	if len(left) != 1 || left[0].ID != cmds[2].ID {
+		t.Errorf("outbox after acks = %v, want only %s", ids(left), cmds[2].ID)
+	}
+	if n, _ := st.OutboxLen(ctx, 0); n != 1 {
+		t.Errorf("outbox length = %d, want 1", n)
+	}
+}
+
+func TestClosedOrdersExpireOpenOnesDoNot(t *testing.T) {
+	ctx := context.Background()
+	st, c, _ := newStore(t)
+	open := decide(t, rules.State{}, paid("open", t0, time.Time{}))
+	closed := decide(t, rules.State{}, paid("closed", t0, time.Time{}),
+		rules.Event{ID: "acc", Type: rules.TypeOrderAccepted, Time: t0, OrderID: "closed"})
+	if err := st.Save(ctx, 0, append(open, closed...), nil); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := c.Keys(ctx, "test:*order*").Result()
+	for _, k := range keys {
+		ttl := c.PTTL(ctx, k).Val()
+		switch {
+		case strings.HasSuffix(k, ":closed") && (ttl <= 0 || ttl > time.Hour):
+			t.Errorf("%s ttl = %v, want the hour of retention", k, ttl)
+		case strings.HasSuffix(k, ":open") && ttl != -1:
+			t.Errorf("%s ttl = %v, want none", k, ttl)
+		}
+	}
+}
+
+func TestKeysShareThePartitionHashTag(t *testing.T) {
+	ctx := context.Background()
+	st, c, _ := newStore(t)
+	ds := decide(t, rules.State{}, paid("o1", t0, t0.Add(time.Hour)))
+	if err := st.Save(ctx, 5, ds, map[string]int64{"orders": 0}); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := c.Keys(ctx, "test:*").Result()
+	if len(keys) != 3 {
+		t.Errorf("keys = %v, want order, timers, offsets", keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "test:{5}:") {
+			t.Errorf("key %q lacks the partition's hash tag {5}", k)
+		}
+	}
+}
+
+func TestUnchangedBatchWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	st, c, _ := newStore(t)
+	ds := decide(t, rules.State{}, paid("o1", t0, time.Time{}))
+	if err := st.Save(ctx, 0, ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	loaded, _ := st.Load(ctx, 0, []string{"o1"})
+	dup := decide(t, loaded[0], paid("o1", t0, time.Time{})) // same event ID: no effect
+	if dup[0].Changed {
+		t.Fatal("a repeated event changed the state")
+	}
+	if err := st.Save(ctx, 0, dup, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := c.HGet(ctx, "test:{0}:order:o1", "v").Result()
+	if v != "1" {
+		t.Errorf("version = %s after an unchanged batch, want 1", v)
+	}
+}
+
+func TestDataSurvivesRedisRestart(t *testing.T) {
+	ctx := context.Background()
+	st, _, srv := newStore(t)
+	ds := decide(t, rules.State{}, paid("o1", t0, t0.Add(time.Hour)))
+	if err := st.Save(ctx, 0, ds, map[string]int64{"orders": 3}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	loaded, err := st.Load(ctx, 0, []string{"o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded[0].Version != 1 {
+		t.Errorf("after restart version = %d, want 1", loaded[0].Version)
+	}
+	if n, _ := st.PendingDeadlines(ctx, 0); n != 1 {
+		t.Errorf("after restart %d deadlines pending, want 1", n)
+	}
+}
+
+func ids(cmds []rules.Command) []string {
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
