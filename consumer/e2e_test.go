@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/disputed/disputed/consumer"
@@ -175,6 +176,28 @@ func (e *env) start(t *testing.T, f *faults) *member { return e.startBatch(t, f,
 
 func (e *env) startBatch(t *testing.T, f *faults, maxBatch int) *member {
 	t.Helper()
+	return e.startWith(t, options{faults: f, maxBatch: maxBatch})
+}
+
+type options struct {
+	faults   *faults
+	maxBatch int
+	policy   *rules.Policy
+	reg      *prometheus.Registry
+}
+
+func (e *env) startWith(t *testing.T, o options) *member {
+	t.Helper()
+	f, maxBatch := o.faults, o.maxBatch
+	policy := rules.DefaultPolicy()
+	if o.policy != nil {
+		policy = *o.policy
+	}
+	var reg prometheus.Registerer
+	if o.reg != nil {
+		reg = o.reg
+	}
+	metrics := consumer.NewMetrics(reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	if f != nil {
 		f.crash = cancel
@@ -188,12 +211,12 @@ func (e *env) startBatch(t *testing.T, f *faults, maxBatch int) *member {
 	t.Cleanup(func() { dl.Close() })
 	s := store{redisStore, f}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	proc := &consumer.Processor{Policy: rules.DefaultPolicy(), Store: s, DeadLetters: deadLetters{dl, f}, Metrics: consumer.NewMetrics(nil), Logger: log}
+	proc := &consumer.Processor{Policy: policy, Store: s, DeadLetters: deadLetters{dl, f}, Metrics: metrics, Logger: log}
 	k := consumer.NewKafka(consumer.Config{
 		Brokers: e.kafka.Brokers, Group: "disputed", Topics: topics, MaxBatch: maxBatch,
 		MaxWait: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
 		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, FlushTimeout: time.Second,
-	}, proc, s, publisher{nats, f}, consumer.NewMetrics(nil), log)
+	}, proc, s, publisher{nats, f}, metrics, log)
 	m := &member{k: k, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- k.Run(ctx) }()
 	t.Cleanup(func() { m.stop(t) })
@@ -549,3 +572,107 @@ func headers(m kafka.Message) map[string]string {
 	return h
 }
 
+
+// TestDeadlineFiresAfterRestart stops the processor before a deadline is
+// due and starts another after: the deadline fires once, soon after.
+func TestDeadlineFiresAfterRestart(t *testing.T) {
+	e := newEnv(t, 1)
+	now := time.Now().UTC()
+	due := now.Add(3 * time.Second)
+	ev := func(id, typ string, at time.Time, data string) kafka.Message {
+		v := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":"o1","data":%s}`,
+			id, typ, at.Format(time.RFC3339Nano), data)
+		topic := rules.Type(typ).Topic()
+		return kafka.Message{Topic: topic, Key: []byte("o1"), Value: []byte(v)}
+	}
+	e.kafka.Produce(context.Background(), t,
+		ev("e1", "order.paid", now.Add(-time.Minute), fmt.Sprintf(`{"customer_id":"c","provider_id":"p","category":"other","amount":500,"currency":"EUR","delivery_due":%q}`, due.Format(time.RFC3339Nano))),
+		ev("e2", "refund.requested", now.Add(-50*time.Second), `{"reason":"not_delivered"}`),
+		ev("e3", "intervention.requested", now.Add(-40*time.Second), `{"by":"customer"}`),
+	)
+	first := e.start(t, nil)
+	got := e.waitFor(t, 1, 10*time.Second) // the evidence_requested notice
+	if len(got) != 1 {
+		t.Fatalf("before the deadline: %d commands, want the evidence notice", len(got))
+	}
+	first.stop(t)
+	time.Sleep(time.Until(due) + 500*time.Millisecond)
+	if n := len(e.published(t)); n != 1 {
+		t.Fatalf("with no processor running, %d commands appeared", n)
+	}
+	reg := prometheus.NewRegistry()
+	e.startWith(t, options{reg: reg})
+	// The delivery deadline: a notice and the ruling with its transfer.
+	got = e.waitFor(t, 4, 10*time.Second)
+	kinds := map[string]int{}
+	for _, m := range got {
+		kinds[m.Subject]++
+	}
+	want := map[string]int{"disputes.notice.o1": 2, "disputes.ruling.o1": 1, "finance.transfer.o1": 1}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("published %v, want %v", kinds, want)
+	}
+	if n := gathered(t, reg, "disputed_deadline_lateness_seconds"); n != 1 {
+		t.Errorf("lateness observed %v times, want once", n)
+	}
+}
+
+// gathered sums a metric family's values (a histogram's sample counts).
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// TestRedisRestartMidStream kills Redis (append-only file on) while the
+// processor works and starts it again: nothing is lost or doubled.
+func TestRedisRestartMidStream(t *testing.T) {
+	e := newEnv(t, 2)
+	st := replayLines(t, copies(scenarioLines(t), 3), time.Now())
+	e.kafka.Produce(context.Background(), t, st.msgs...)
+	e.startBatch(t, nil, 5)
+	waitUntil(t, 10*time.Second, "the processor works", func() bool { return len(e.published(t)) > 0 })
+	e.redis.Kill()
+	time.Sleep(300 * time.Millisecond)
+	e.redis.Restart()
+	got := e.waitFor(t, len(st.want), 60*time.Second)
+	checkSame(t, got, st.want)
+}
+
+// TestNATSOutage stops NATS: the processor goes on deciding, the outbox
+// grows (as its metric shows), and once NATS is back every command is
+// published once.
+func TestNATSOutage(t *testing.T) {
+	e := newEnv(t, 1)
+	st := loadScenarios(t)
+	e.nats.Shutdown()
+	reg := prometheus.NewRegistry()
+	e.startWith(t, options{reg: reg})
+	e.kafka.Produce(context.Background(), t, st.msgs...)
+	waitUntil(t, 30*time.Second, "the outbox holds every command", func() bool {
+		return gathered(t, reg, "disputed_outbox_depth") >= float64(len(st.want))
+	})
+	e.nats.Restart()
+	got := e.waitFor(t, len(st.want), 60*time.Second)
+	checkSame(t, got, st.want)
+	waitUntil(t, 10*time.Second, "the outbox drains", func() bool { return gathered(t, reg, "disputed_outbox_depth") == 0 })
+}

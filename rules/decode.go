@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,8 +49,8 @@ type envelope struct {
 	Type            *string         `json:"type"`
 	Time            *string         `json:"time"`
 	Subject         *string         `json:"subject"`
-	DataContentType *string         `json:"datacontenttype"`
-	Data            json.RawMessage `json:"data"`
+	DataContentType *string   `json:"datacontenttype"`
+	Data            *wireData `json:"data"` // decoded in the same pass
 }
 
 // wireData is Data as it arrives: pointers tell absent from zero.
@@ -136,20 +135,13 @@ func Decode(b []byte) (Event, error) {
 	if ct := env.DataContentType; ct != nil && *ct != "application/json" && *ct != "" {
 		return Event{}, &FieldError{Field: "datacontenttype", Reason: fmt.Sprintf("%q is not application/json", truncate(*ct))}
 	}
-	var w wireData
-	data := bytes.TrimSpace(env.Data)
-	switch {
-	case len(data) == 0 || bytes.Equal(data, []byte("null")):
-		// Types without fields may leave data out; the checks below catch
-		// the types that need it.
-	case data[0] != '{':
-		return Event{}, &FieldError{Field: "data", Reason: "must be a JSON object"}
-	default:
-		if err := json.Unmarshal(data, &w); err != nil {
-			return Event{}, jsonError("data.", err)
-		}
+	// Types without fields may leave data out or null; validateData
+	// catches the types that need it.
+	w := env.Data
+	if w == nil {
+		w = &wireData{}
 	}
-	if e.Data, err = validateData(e.Type, &w); err != nil {
+	if e.Data, err = validateData(e.Type, w); err != nil {
 		return Event{}, err
 	}
 	return e, nil
@@ -468,8 +460,11 @@ func jsonError(prefix string, err error) error {
 		return &FieldError{Field: trimDot(prefix), Reason: fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)}
 	case errors.As(err, &te):
 		field := prefix + te.Field
-		if te.Field == "" {
-			return &FieldError{Field: trimDot(prefix), Reason: fmt.Sprintf("got a JSON %s, want an object", te.Value)}
+		if te.Field == "" || te.Field == "data" {
+			if te.Field == "data" {
+				field = "data"
+			}
+			return &FieldError{Field: trimDot(field), Reason: fmt.Sprintf("got a JSON %s, want an object", te.Value)}
 		}
 		return &FieldError{Field: field, Reason: fmt.Sprintf("got a JSON %s, want %s", te.Value, jsonKind(te.Type.Kind().String()))}
 	}

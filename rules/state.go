@@ -188,7 +188,10 @@ func (s *State) modification(issue string) int {
 	return slices.IndexFunc(s.Modifications, func(m Modification) bool { return m.IssueID == issue })
 }
 
-// clone returns a deep copy, so that Apply can change it freely.
+// clone returns a copy that Apply can change without touching s. Slices that
+// Apply changes in place are copied; those it only appends to (Seen,
+// Vouchers, Rulings, Negotiation) are capped at their length instead, so the
+// first append copies them and s's backing arrays are never written.
 func (s State) clone() State {
 	c := s
 	c.Refund = clonePtr(s.Refund)
@@ -197,11 +200,11 @@ func (s State) clone() State {
 	c.Cooperation = clonePtr(s.Cooperation)
 	c.Assessment = clonePtr(s.Assessment)
 	c.Modifications = slices.Clone(s.Modifications)
-	c.Negotiation = slices.Clone(s.Negotiation)
-	c.Vouchers = slices.Clone(s.Vouchers)
 	c.Timers = slices.Clone(s.Timers)
-	c.Rulings = slices.Clone(s.Rulings) // Ruling's slices are never modified in place
-	c.Seen = slices.Clone(s.Seen)
+	c.Negotiation = s.Negotiation[:len(s.Negotiation):len(s.Negotiation)]
+	c.Vouchers = s.Vouchers[:len(s.Vouchers):len(s.Vouchers)]
+	c.Rulings = s.Rulings[:len(s.Rulings):len(s.Rulings)]
+	c.Seen = s.Seen[:len(s.Seen):len(s.Seen)]
 	return c
 }
 
@@ -214,4 +217,11 @@ func clonePtr[T any](p *T) *T {
 }
 
 // Clone returns a deep copy of s.
-func (s State) Clone() State { return s.clone() }
+func (s State) Clone() State {
+	c := s.clone()
+	c.Negotiation = slices.Clone(s.Negotiation)
+	c.Vouchers = slices.Clone(s.Vouchers)
+	c.Rulings = slices.Clone(s.Rulings)
+	c.Seen = slices.Clone(s.Seen)
+	return c
+}

@@ -69,7 +69,7 @@ func (n *NATS) Restart() {
 // closes the connection when the test ends.
 func (n *NATS) Conn() *nats.Conn {
 	n.t.Helper()
-	nc, err := nats.Connect(n.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(n.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		n.t.Fatalf("connect to nats: %v", err)
 	}
