@@ -572,7 +572,6 @@ func headers(m kafka.Message) map[string]string {
 	return h
 }
 
-
 // TestDeadlineFiresAfterRestart stops the processor before a deadline is
 // due and starts another after: the deadline fires once, soon after.
 func TestDeadlineFiresAfterRestart(t *testing.T) {

@@ -43,12 +43,12 @@ const (
 )
 
 type envelope struct {
-	SpecVersion     *string         `json:"specversion"`
-	ID              *string         `json:"id"`
-	Source          *string         `json:"source"`
-	Type            *string         `json:"type"`
-	Time            *string         `json:"time"`
-	Subject         *string         `json:"subject"`
+	SpecVersion     *string   `json:"specversion"`
+	ID              *string   `json:"id"`
+	Source          *string   `json:"source"`
+	Type            *string   `json:"type"`
+	Time            *string   `json:"time"`
+	Subject         *string   `json:"subject"`
 	DataContentType *string   `json:"datacontenttype"`
 	Data            *wireData `json:"data"` // decoded in the same pass
 }
