@@ -280,4 +280,3 @@ func ids(cmds []rules.Command) []string {
 	}
 	return out
 }
-
