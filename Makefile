@@ -2,9 +2,9 @@
 GO       ?= go
 PKGS     := ./...
 BENCHTIME ?= 1s
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench run clean
+.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench run demo clean
 
 all: build test
 
@@ -44,8 +44,13 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./rules
 
+## run: the stream processor; without servers configured, on in-process ones
 run:
 	$(GO) run ./cmd/disputed run
+
+## demo: sample disputes decided live on in-process servers
+demo:
+	$(GO) run ./cmd/disputed demo
 
 clean:
 	rm -rf bin

@@ -71,6 +71,9 @@ type Config struct {
 	// FlushTimeout bounds the outbox flush when a partition is handed over
 	// or the process stops. Default 5s.
 	FlushTimeout time.Duration
+	// BatchTimeout bounds one attempt at a batch, which runs to its end even
+	// when the partition is being released. Default 30s.
+	BatchTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -97,6 +100,9 @@ func (c *Config) defaults() {
 	}
 	if c.FlushTimeout == 0 {
 		c.FlushTimeout = 5 * time.Second
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = 30 * time.Second
 	}
 }
 
@@ -457,9 +463,14 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 	refreshNext := func() {
 		b := newBackoff()
 		for {
+			start := time.Now()
 			at, ok, err := store.NextDue(ctx, w.p)
+			w.k.metrics.storeCall("next_due", start)
 			if err == nil {
 				next, haveNext = at, ok
+				if n, err := store.PendingDeadlines(ctx, w.p); err == nil {
+					w.k.metrics.pending(w.p, n)
+				}
 				return
 			}
 			w.log.Warn("read next deadline failed; retrying", "err", err)
@@ -538,7 +549,7 @@ func (w *worker) apply(ctx context.Context, in []Input, applied map[string]int64
 	b := newBackoff()
 	for {
 		start := time.Now()
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.k.cfg.BatchTimeout)
 		res, err := w.k.proc.Apply(actx, w.p, in, applied, horizon)
 		cancel()
 		w.k.metrics.batchTook(time.Since(start))
@@ -612,7 +623,10 @@ func (w *worker) flush(ctx context.Context) error {
 		if len(cmds) == 0 {
 			return nil
 		}
-		if err := w.k.pub.Publish(ctx, cmds...); err != nil {
+		start := time.Now()
+		err = w.k.pub.Publish(ctx, cmds...)
+		w.k.metrics.publishCall(start)
+		if err != nil {
 			return err
 		}
 		ids := make([]string, len(cmds))

@@ -41,6 +41,8 @@ type Metrics struct {
 	rebalances       prometheus.Counter
 	partitionsOwned  prometheus.Gauge
 	commitErrors     prometheus.Counter
+	storeSeconds     *prometheus.HistogramVec
+	publishSeconds   prometheus.Histogram
 }
 
 // NewMetrics registers the processor's metrics on reg (nil: unregistered,
@@ -125,6 +127,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		partitionsOwned: f.NewGauge(prometheus.GaugeOpts{
 			Name: "disputed_partitions_owned",
 			Help: "Partitions (of each co-partitioned topic) this member owns.",
+		}),
+		storeSeconds: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "disputed_redis_call_duration_seconds",
+			Help:    "Latency of the store's Redis calls, by operation (load, save, due, next_due).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"op"}),
+		publishSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "disputed_nats_publish_duration_seconds",
+			Help:    "Time to publish a run of outbox commands and get JetStream's acks.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}),
 		commitErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "disputed_offset_commit_errors_total",
@@ -266,4 +278,25 @@ func (m *Metrics) outbox(p int, depth int64, oldest, now time.Time) {
 		age = max(0, now.Sub(oldest).Seconds())
 	}
 	m.outboxOldest.WithLabelValues(label).Set(age)
+}
+
+func (m *Metrics) storeCall(op string, start time.Time) {
+	if m == nil {
+		return
+	}
+	m.storeSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+func (m *Metrics) publishCall(start time.Time) {
+	if m == nil {
+		return
+	}
+	m.publishSeconds.Observe(time.Since(start).Seconds())
+}
+
+func (m *Metrics) pending(p int, n int64) {
+	if m == nil {
+		return
+	}
+	m.pendingDeadlines.WithLabelValues(strconv.Itoa(p)).Set(float64(n))
 }

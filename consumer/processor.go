@@ -27,6 +27,8 @@ type Store interface {
 	Due(ctx context.Context, partition int, t time.Time, limit int) ([]rules.Event, error)
 	// NextDue returns the earliest pending deadline, if any.
 	NextDue(ctx context.Context, partition int) (time.Time, bool, error)
+	// PendingDeadlines counts the deadlines armed.
+	PendingDeadlines(ctx context.Context, partition int) (int64, error)
 }
 
 // DeadLetterer sends malformed input to the dead-letter topic. It must be
@@ -109,7 +111,9 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 			upTo = x.Event.Time
 		}
 	}
+	start := time.Now()
 	due, err := p.Store.Due(ctx, partition, upTo, limit)
+	p.Metrics.storeCall("due", start)
 	if err != nil {
 		return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
 	}
@@ -136,7 +140,9 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 			add(x.Event.OrderID)
 		}
 	}
+	start = time.Now()
 	loaded, err := p.Store.Load(ctx, partition, orders)
+	p.Metrics.storeCall("load", start)
 	if err != nil {
 		return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
 	}
@@ -197,16 +203,26 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 			return res, fmt.Errorf("apply batch of partition %d: %w %d messages: %w", partition, errDeadLetter, len(letters), err)
 		}
 		for _, l := range letters {
-			p.logger().Warn("dead letter", "topic", l.Msg.Topic, "partition", l.Msg.Partition,
-				"offset", l.Msg.Offset, "key", string(l.Msg.Key), "reason", l.Reason)
+			p.logger().Warn("dead letter", "order_id", string(l.Msg.Key), "topic", l.Msg.Topic,
+				"partition", l.Msg.Partition, "offset", l.Msg.Offset, "reason", l.Reason)
 		}
 	}
-	if err := p.Store.Save(ctx, partition, b.decisions, res.Offsets); err != nil {
+	start = time.Now()
+	err = p.Store.Save(ctx, partition, b.decisions, res.Offsets)
+	p.Metrics.storeCall("save", start)
+	if err != nil {
 		return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
 	}
 	for _, d := range b.decisions {
 		res.Commands += len(d.Commands)
 		p.Metrics.decided(d)
+		for _, c := range d.Commands {
+			if r, ok := c.Body.(*rules.Ruling); ok {
+				p.logger().Info("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
+					"refund_amount", r.RefundAmount, "provider_amount", r.ProviderAmount, "currency", r.Currency,
+					"articles", r.Articles, "partition", partition)
+			}
+		}
 	}
 	return res, nil
 }

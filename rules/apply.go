@@ -99,7 +99,7 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 		return Decision{State: s}, nil
 	}
 	d := p.start(s, e, now, "event:"+e.ID)
-	d.s.Seen = append(d.s.Seen, e.ID)
+	d.s.log(e.Time, string(e.Type), e.ID)
 	if s.Status == StatusRuled {
 		d.reject(fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
 	} else {
@@ -125,6 +125,7 @@ func (p Policy) fire(s State, e Event, now time.Time) Decision {
 		return Decision{State: s, Arm: []Timer{t}}
 	}
 	d := p.start(s, e, now, "deadline:"+t.ID)
+	d.s.log(t.At, string(TypeDeadline), t.ID)
 	d.s.Timers = slices.Delete(d.s.Timers, i, i+1)
 	d.out.Disarm = append(d.out.Disarm, t.ID)
 	switch t.Kind {
@@ -156,6 +157,9 @@ func (p Policy) start(s State, e Event, now time.Time, cause string) *decider {
 }
 
 func (d *decider) finish() Decision {
+	for _, c := range d.out.Commands {
+		d.s.log(d.now, logCommand, c.ID)
+	}
 	out := d.out
 	out.State = d.s
 	out.Changed = true
@@ -242,7 +246,8 @@ func (d *decider) handleDispute() {
 func (d *decider) orderPaid() {
 	s, e := &d.s, d.e
 	if s.Status != StatusNew {
-		d.reject(fmt.Sprintf("order %s was already paid by event %s", e.OrderID, s.Seen[0]))
+		first, _ := ParseLogEntry(s.Log[0])
+		d.reject(fmt.Sprintf("order %s was already paid by event %s", e.OrderID, first.ID))
 		return
 	}
 	s.OrderID = e.OrderID

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -67,9 +69,42 @@ type State struct {
 	TimerSeq int       `json:"timer_seq,omitempty"`
 	Rulings  []Ruling  `json:"rulings,omitempty"`
 
-	// Seen holds the IDs of the events applied to this order, so that a
-	// repeated event has no effect.
-	Seen []string `json:"seen,omitempty"`
+	// Log is the order's timeline, one line an entry: each event applied
+	// (rejected ones too), each deadline fired and each command issued, in
+	// order. It is how a repeated event is known and has no effect (see
+	// LogEntry for the format).
+	Log []string `json:"log,omitempty"`
+}
+
+// LogEntry is one line of State.Log, encoded as three tab-separated fields:
+// the time (RFC 3339, UTC), then the event type, "deadline" for a fired
+// deadline or ">" for a command, then the event ID, the timer ID or the
+// command ID. IDs never hold control characters, so a tab cannot occur in
+// them.
+type LogEntry struct {
+	At   time.Time
+	Kind string // an event type, "deadline" or ">"
+	ID   string
+}
+
+const logCommand = ">"
+
+func (l LogEntry) String() string {
+	return l.At.UTC().Format(time.RFC3339Nano) + "\t" + l.Kind + "\t" + l.ID
+}
+
+// ParseLogEntry decodes a line of State.Log.
+func ParseLogEntry(line string) (LogEntry, error) {
+	at, rest, ok1 := strings.Cut(line, "\t")
+	kind, id, ok2 := strings.Cut(rest, "\t")
+	if !ok1 || !ok2 {
+		return LogEntry{}, fmt.Errorf("log entry %q: want time, kind and ID separated by tabs", line)
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return LogEntry{}, fmt.Errorf("log entry %q: %w", line, err)
+	}
+	return LogEntry{At: t, Kind: kind, ID: id}, nil
 }
 
 // Order is what order.paid said.
@@ -178,7 +213,27 @@ type Timer struct {
 	IssueID   string        `json:"issue_id,omitempty"`
 }
 
-func (s *State) seen(id string) bool { return slices.Contains(s.Seen, id) }
+// seen reports whether an event with this ID was applied: an entry whose
+// last field is the ID and whose kind is an event type.
+func (s *State) seen(id string) bool {
+	for _, l := range s.Log {
+		if len(l) <= len(id) || l[len(l)-len(id)-1] != '\t' || l[len(l)-len(id):] != id {
+			continue
+		}
+		kind := l[:len(l)-len(id)-1]
+		if i := strings.LastIndexByte(kind, '\t'); i >= 0 {
+			kind = kind[i+1:]
+		}
+		if kind != logCommand && kind != string(TypeDeadline) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *State) log(at time.Time, kind, id string) {
+	s.Log = append(s.Log, LogEntry{At: at, Kind: kind, ID: id}.String())
+}
 
 func (s *State) timer(id string) int {
 	return slices.IndexFunc(s.Timers, func(t Timer) bool { return t.ID == id })
@@ -189,7 +244,7 @@ func (s *State) modification(issue string) int {
 }
 
 // clone returns a copy that Apply can change without touching s. Slices that
-// Apply changes in place are copied; those it only appends to (Seen,
+// Apply changes in place are copied; those it only appends to (Log,
 // Vouchers, Rulings, Negotiation) are capped at their length instead, so the
 // first append copies them and s's backing arrays are never written.
 func (s State) clone() State {
@@ -204,7 +259,7 @@ func (s State) clone() State {
 	c.Negotiation = s.Negotiation[:len(s.Negotiation):len(s.Negotiation)]
 	c.Vouchers = s.Vouchers[:len(s.Vouchers):len(s.Vouchers)]
 	c.Rulings = s.Rulings[:len(s.Rulings):len(s.Rulings)]
-	c.Seen = s.Seen[:len(s.Seen):len(s.Seen)]
+	c.Log = s.Log[:len(s.Log):len(s.Log)]
 	return c
 }
 
@@ -222,6 +277,6 @@ func (s State) Clone() State {
 	c.Negotiation = slices.Clone(s.Negotiation)
 	c.Vouchers = slices.Clone(s.Vouchers)
 	c.Rulings = slices.Clone(s.Rulings)
-	c.Seen = slices.Clone(s.Seen)
+	c.Log = slices.Clone(s.Log)
 	return c
 }

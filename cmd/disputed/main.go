@@ -1,6 +1,8 @@
 // Command disputed runs the service market's dispute-resolution rules on
-// event streams: `disputed run` is the stream processor, `disputed replay`
-// decides a file of events offline with the same rules code.
+// event streams: `disputed run` is the stream processor, `disputed demo`
+// shows it deciding a few sample disputes on in-process servers, and
+// `disputed replay` decides a file of events offline with the same rules
+// code.
 package main
 
 import (
@@ -40,6 +42,11 @@ func exitCode(err error) int {
 const usage = `usage: disputed <command> [flags]
 
 commands:
+  run                            consume events from Kafka, keep state in Redis and publish
+                                 commands to NATS JetStream; without --kafka-brokers,
+                                 --redis-url and --nats-url it starts in-process servers
+  demo                           run on in-process servers, feed them sample disputes
+                                 and print the rulings and transfers as they are made
   replay [--until TIME] [FILE]   decide events from FILE (or stdin), one JSON event a line,
                                  and print the commands as JSON lines
   help                           show this text
@@ -55,6 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
 	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], getenv, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return replayCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,0 +1,526 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/rules"
+)
+
+// Config is everything `disputed run` and `disputed demo` are told, from
+// flags and their environment equivalents. It is parsed and validated here,
+// in cmd, and handed out as the packages' own typed configs.
+type Config struct {
+	Kafka  KafkaConfig
+	Redis  RedisConfig
+	NATS   NATSConfig
+	Policy rules.Policy
+
+	// HTTPAddr serves /metrics, /healthz and /readyz.
+	HTTPAddr string
+	// Retention of closed orders in Redis.
+	Retention time.Duration
+	// Skew: events stamped further ahead of the clock are malformed.
+	Skew          time.Duration
+	MaxBatch      int
+	ShutdownGrace time.Duration
+	LogFormat     string // text or json
+	LogLevel      string // debug, info, warn or error
+}
+
+// KafkaConfig says where the input topics are and how to reach them.
+type KafkaConfig struct {
+	Brokers  []string
+	Group    string
+	Topics   consumer.Topics
+	DLQTopic string
+
+	TLS         bool
+	TLSFiles    TLSFiles
+	TLSInsecure bool // skip verifying the brokers' certificates
+
+	SASLMechanism string // "", plain, scram-sha-256 or scram-sha-512
+	SASLUser      string
+	SASLPassword  string
+}
+
+// RedisConfig says where the store of record is.
+type RedisConfig struct {
+	URL          string // redis:// or rediss://
+	Cluster      bool   // the URL's host is a seed of a Redis Cluster
+	ClusterAddrs []string
+	Prefix       string
+	TLSCA        string // CA bundle for rediss://
+}
+
+// NATSConfig says where commands are published and into which streams.
+type NATSConfig struct {
+	URL      string
+	Creds    string // credentials file (JWT and seed)
+	NKey     string // nkey seed file
+	User     string
+	Password string
+	TLSFiles TLSFiles
+
+	CreateStreams  bool
+	DisputesStream string
+	FinanceStream  string
+	Duplicates     time.Duration
+}
+
+// TLSFiles names PEM files; all empty means the system's roots and no
+// client certificate.
+type TLSFiles struct {
+	CA, Cert, Key string
+}
+
+// SASL mechanisms a Kafka client can authenticate with.
+const (
+	saslPlain       = "plain"
+	saslSCRAMSHA256 = "scram-sha-256"
+	saslSCRAMSHA512 = "scram-sha-512"
+)
+
+// defaultConfig holds the defaults that flags and environment override.
+func defaultConfig() Config {
+	return Config{
+		Kafka: KafkaConfig{
+			Group: "disputed",
+			Topics: consumer.Topics{
+				Orders: rules.TopicOrders, Deliveries: rules.TopicDeliveries,
+				Chats: rules.TopicChats, RefundRequests: rules.TopicRefundRequests,
+			},
+			DLQTopic: "disputes.dlq",
+		},
+		Redis: RedisConfig{Prefix: "disputed"},
+		NATS: NATSConfig{
+			CreateStreams:  true,
+			DisputesStream: "DISPUTES",
+			FinanceStream:  "FINANCE",
+			Duplicates:     2 * time.Minute,
+		},
+		Policy:        rules.DefaultPolicy(),
+		HTTPAddr:      ":8080",
+		Retention:     90 * 24 * time.Hour,
+		Skew:          5 * time.Minute,
+		MaxBatch:      500,
+		ShutdownGrace: 15 * time.Second,
+		LogFormat:     "text",
+		LogLevel:      "info",
+	}
+}
+
+// parseConfig parses args into a copy of def. The environment gives each
+// flag its default; a flag on the command line wins. Errors wrap errUsage;
+// -h prints the flags and returns flag.ErrHelp.
+func parseConfig(name string, def Config, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := def
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: disputed %s [flags]\n", name)
+		fmt.Fprintln(stderr, "Without --kafka-brokers, --redis-url and --nats-url, in-process servers are started.")
+		fmt.Fprintln(stderr, "Every flag can also be set by its environment variable; the flag wins.")
+		fs.PrintDefaults()
+	}
+	checks := []func(*flag.FlagSet) error{c.register(fs, getenv), policyFlags(fs, &c.Policy, getenv)}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, name, fs.Args())
+	}
+	var errs []error
+	for _, check := range checks {
+		errs = append(errs, check(fs))
+	}
+	errs = append(errs, c.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return c, nil
+}
+
+// register defines the flags on fs, with the current values of c as
+// defaults unless the environment has others. The returned function
+// reports the environment values that did not parse.
+func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*flag.FlagSet) error {
+	e := &envDefaults{}
+	str := func(p *string, name, help string) { e.string(fs, p, name, getenv, help) }
+	dur := func(p *time.Duration, name, help string) { e.duration(fs, p, name, envName(name), getenv, help) }
+	boolean := func(p *bool, name, help string) { e.bool(fs, p, name, getenv, help) }
+	files := func(t *TLSFiles, prefix, what string) {
+		str(&t.CA, prefix+"-ca", "PEM `file` of the CAs to trust for "+what+" (default: the system's)")
+		str(&t.Cert, prefix+"-cert", "PEM `file` of the client certificate for "+what)
+		str(&t.Key, prefix+"-key", "PEM `file` of the client certificate's key for "+what)
+	}
+
+	k := &c.Kafka
+	e.list(fs, &k.Brokers, "kafka-brokers", getenv, "comma-separated Kafka `host:port` list")
+	str(&k.Group, "group", "Kafka consumer `group` ID")
+	str(&k.Topics.Orders, "topic-orders", "input `topic` of order events")
+	str(&k.Topics.Deliveries, "topic-deliveries", "input `topic` of delivery events")
+	str(&k.Topics.Chats, "topic-chats", "input `topic` of chat messages")
+	str(&k.Topics.RefundRequests, "topic-refund-requests", "input `topic` of refund events")
+	str(&k.DLQTopic, "topic-dlq", "dead-letter `topic` for malformed input")
+	boolean(&k.TLS, "kafka-tls", "connect to Kafka with TLS")
+	files(&k.TLSFiles, "kafka-tls", "the Kafka brokers")
+	boolean(&k.TLSInsecure, "kafka-tls-insecure", "do not verify the Kafka brokers' certificates (testing only)")
+	str(&k.SASLMechanism, "kafka-sasl-mechanism", "Kafka SASL `mechanism`: plain, scram-sha-256 or scram-sha-512")
+	str(&k.SASLUser, "kafka-sasl-user", "Kafka SASL `user`")
+	e.secret(fs, &k.SASLPassword, "kafka-sasl-password", getenv, "Kafka SASL `password`")
+
+	r := &c.Redis
+	str(&r.URL, "redis-url", "Redis `URL`: redis://[user:password@]host:port[/db] or rediss://...")
+	boolean(&r.Cluster, "redis-cluster", "Redis is a cluster: the URL's host and --redis-cluster-addrs are its seeds")
+	e.list(fs, &r.ClusterAddrs, "redis-cluster-addrs", getenv, "comma-separated further Redis Cluster seed `host:port` list")
+	str(&r.Prefix, "redis-prefix", "`prefix` of every Redis key")
+	str(&r.TLSCA, "redis-tls-ca", "PEM `file` of the CAs that sign Redis's certificate (rediss:// only)")
+
+	n := &c.NATS
+	str(&n.URL, "nats-url", "NATS server `URL` (comma-separated for several)")
+	str(&n.Creds, "nats-creds", "NATS credentials `file`")
+	str(&n.NKey, "nats-nkey", "NATS nkey seed `file`")
+	str(&n.User, "nats-user", "NATS `user`")
+	e.secret(fs, &n.Password, "nats-password", getenv, "NATS `password`")
+	files(&n.TLSFiles, "nats-tls", "the NATS server")
+	boolean(&n.CreateStreams, "create-streams", "create or update the JetStream streams on start")
+	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
+	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
+	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the streams")
+
+	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz and /readyz")
+	dur(&c.Retention, "retention", "how long a closed order is kept in Redis")
+	dur(&c.Skew, "skew", "an event stamped further ahead of the clock is malformed")
+	e.int(fs, &c.MaxBatch, "max-batch", getenv, "most events applied in one atomic step")
+	dur(&c.ShutdownGrace, "shutdown-grace", "time to finish in-flight work on SIGTERM")
+	str(&c.LogFormat, "log-format", "log `format`: text or json")
+	str(&c.LogLevel, "log-level", "log `level`: debug, info, warn or error")
+	return e.check
+}
+
+// envName is the environment variable of a flag: --kafka-brokers is
+// DISPUTED_KAFKA_BROKERS.
+func envName(flagName string) string {
+	return "DISPUTED_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// The methods below extend envDefaults (policy.go) to the other flag types.
+
+func (e *envDefaults) string(fs *flag.FlagSet, p *string, name string, getenv func(string) string, help string) {
+	env := envName(name)
+	def := *p
+	if v := getenv(env); v != "" {
+		def = v
+	}
+	fs.StringVar(p, name, def, help+" (env "+env+")")
+}
+
+// secret is string for passwords: the environment value is not shown as the
+// flag's default in -h.
+func (e *envDefaults) secret(fs *flag.FlagSet, p *string, name string, getenv func(string) string, help string) {
+	env := envName(name)
+	fs.StringVar(p, name, "", help+" (env "+env+"; prefer it to the flag, which ps shows)")
+	if v := getenv(env); v != "" {
+		*p = v // after StringVar, which resets *p to the shown default
+	}
+}
+
+func (e *envDefaults) bool(fs *flag.FlagSet, p *bool, name string, getenv func(string) string, help string) {
+	env := envName(name)
+	def := *p
+	if v := getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.fail(name, env, v, errors.New("not a boolean (true or false)"))
+		} else {
+			def = b
+		}
+	}
+	fs.BoolVar(p, name, def, help+" (env "+env+")")
+}
+
+func (e *envDefaults) int(fs *flag.FlagSet, p *int, name string, getenv func(string) string, help string) {
+	env := envName(name)
+	def := *p
+	if v := getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.fail(name, env, v, errors.New("not an integer"))
+		} else {
+			def = n
+		}
+	}
+	fs.IntVar(p, name, def, help+" (env "+env+")")
+}
+
+func (e *envDefaults) list(fs *flag.FlagSet, p *[]string, name string, getenv func(string) string, help string) {
+	env := envName(name)
+	if v := getenv(env); v != "" {
+		*p = splitList(v)
+	}
+	fs.Func(name, help+" (env "+env+")", func(v string) error {
+		*p = splitList(v)
+		return nil
+	})
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// embedded reports whether no server is configured, so that run starts its
+// own in-process ones.
+func (c Config) embedded() bool {
+	return len(c.Kafka.Brokers) == 0 && c.Redis.URL == "" && c.NATS.URL == ""
+}
+
+// Validate reports every value that is wrong, naming its flag, before
+// anything is dialled.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(flagName, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flagName, fmt.Sprintf(format, args...)))
+	}
+	c.validateServers(bad)
+	c.Kafka.validate(bad)
+	c.Redis.validate(bad)
+	c.NATS.validate(bad)
+
+	if c.Policy.EvidenceWindow <= 0 {
+		bad("evidence-window", "%v: must be positive", c.Policy.EvidenceWindow)
+	}
+	if c.Policy.ModificationWindow <= 0 {
+		bad("modification-window", "%v: must be positive", c.Policy.ModificationWindow)
+	}
+	if c.Policy.EvidenceWindow > 0 && c.Policy.ModificationWindow > 0 {
+		if err := c.Policy.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("policy: %w", err))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("http-addr", "%q is not host:port (e.g. :8080)", c.HTTPAddr)
+	}
+	positive("retention", c.Retention, bad)
+	positive("skew", c.Skew, bad)
+	positive("shutdown-grace", c.ShutdownGrace, bad)
+	if c.MaxBatch <= 0 || c.MaxBatch > 100_000 {
+		bad("max-batch", "%d: must be between 1 and 100000", c.MaxBatch)
+	}
+	if _, ok := logFormats[c.LogFormat]; !ok {
+		bad("log-format", "%q: must be text or json", c.LogFormat)
+	}
+	if _, ok := logLevels[c.LogLevel]; !ok {
+		bad("log-level", "%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+var logFormats = map[string]bool{"text": true, "json": true}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+func positive(flagName string, d time.Duration, bad func(string, string, ...any)) {
+	if d <= 0 {
+		bad(flagName, "%v: must be positive", d)
+	}
+}
+
+// validateServers checks that the three servers are either all given or
+// all left to the embedded default: half an embedded deployment would
+// silently keep state in memory.
+func (c Config) validateServers(bad func(string, string, ...any)) {
+	if c.embedded() {
+		return
+	}
+	var missing []string
+	if len(c.Kafka.Brokers) == 0 {
+		missing = append(missing, "--kafka-brokers")
+	}
+	if c.Redis.URL == "" {
+		missing = append(missing, "--redis-url")
+	}
+	if c.NATS.URL == "" {
+		missing = append(missing, "--nats-url")
+	}
+	if len(missing) > 0 {
+		bad(strings.TrimPrefix(missing[0], "--"), "missing %s (give all of --kafka-brokers, --redis-url and --nats-url, or none to run on in-process servers)",
+			strings.Join(missing, ", "))
+	}
+}
+
+func (k KafkaConfig) validate(bad func(string, string, ...any)) {
+	for _, b := range k.Brokers {
+		if !isHostPort(b) {
+			bad("kafka-brokers", "%q is not host:port", b)
+		}
+	}
+	if strings.TrimSpace(k.Group) == "" {
+		bad("group", "must not be empty")
+	}
+	seen := make(map[string]string)
+	for _, t := range []struct{ flag, name string }{
+		{"topic-orders", k.Topics.Orders}, {"topic-deliveries", k.Topics.Deliveries},
+		{"topic-chats", k.Topics.Chats}, {"topic-refund-requests", k.Topics.RefundRequests},
+		{"topic-dlq", k.DLQTopic},
+	} {
+		switch {
+		case !validTopic(t.name):
+			bad(t.flag, "%q is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", t.name)
+		case seen[t.name] != "":
+			bad(t.flag, "%q is also --%s: each topic must be different", t.name, seen[t.name])
+		default:
+			seen[t.name] = t.flag
+		}
+	}
+	tlsSet := k.TLSFiles != (TLSFiles{}) || k.TLSInsecure
+	if tlsSet && !k.TLS {
+		bad("kafka-tls", "--kafka-tls-ca, --kafka-tls-cert, --kafka-tls-key and --kafka-tls-insecure need --kafka-tls")
+	}
+	k.TLSFiles.validate("kafka-tls", bad)
+	switch k.SASLMechanism {
+	case "":
+		if k.SASLUser != "" || k.SASLPassword != "" {
+			bad("kafka-sasl-mechanism", "must be set when a SASL user or password is given")
+		}
+	case saslPlain, saslSCRAMSHA256, saslSCRAMSHA512:
+		if k.SASLUser == "" {
+			bad("kafka-sasl-user", "required by --kafka-sasl-mechanism %s", k.SASLMechanism)
+		}
+		if k.SASLPassword == "" {
+			bad("kafka-sasl-password", "required by --kafka-sasl-mechanism %s (env DISPUTED_KAFKA_SASL_PASSWORD)", k.SASLMechanism)
+		}
+	default:
+		bad("kafka-sasl-mechanism", "%q: must be plain, scram-sha-256 or scram-sha-512", k.SASLMechanism)
+	}
+}
+
+// validTopic follows Kafka's own rule for topic names.
+func validTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 1<<16
+}
+
+func (t TLSFiles) validate(prefix string, bad func(string, string, ...any)) {
+	if t.Cert != "" && t.Key == "" {
+		bad(prefix+"-key", "required by --%s-cert", prefix)
+	}
+	if t.Key != "" && t.Cert == "" {
+		bad(prefix+"-cert", "required by --%s-key", prefix)
+	}
+}
+
+func (r RedisConfig) validate(bad func(string, string, ...any)) {
+	if r.URL != "" {
+		u, err := url.Parse(r.URL)
+		switch {
+		case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss"):
+			bad("redis-url", "%s: must be a redis:// or rediss:// URL", redactURL(r.URL))
+		default:
+			if _, err := redis.ParseURL(r.URL); err != nil {
+				bad("redis-url", "%s: %v", redactURL(r.URL), err)
+			}
+			if r.TLSCA != "" && u.Scheme != "rediss" {
+				bad("redis-tls-ca", "needs a rediss:// URL")
+			}
+		}
+	}
+	if r.Cluster && r.URL == "" {
+		bad("redis-cluster", "needs --redis-url (a seed of the cluster)")
+	}
+	if len(r.ClusterAddrs) > 0 && !r.Cluster {
+		bad("redis-cluster-addrs", "needs --redis-cluster")
+	}
+	for _, a := range r.ClusterAddrs {
+		if !isHostPort(a) {
+			bad("redis-cluster-addrs", "%q is not host:port", a)
+		}
+	}
+	// Braces would break the {partition} hash tag that keeps a partition's
+	// keys in one cluster slot.
+	if r.Prefix == "" || strings.ContainsAny(r.Prefix, "{} \t\n") {
+		bad("redis-prefix", "%q: must be non-empty, without braces or spaces", r.Prefix)
+	}
+}
+
+func (n NATSConfig) validate(bad func(string, string, ...any)) {
+	if n.URL != "" {
+		for _, s := range strings.Split(n.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) {
+				bad("nats-url", "%s: must be a nats://, tls://, ws:// or wss:// URL with a host", redactURL(s))
+			}
+		}
+	}
+	auth := 0
+	for _, set := range []bool{n.Creds != "", n.NKey != "", n.User != ""} {
+		if set {
+			auth++
+		}
+	}
+	if auth > 1 {
+		bad("nats-creds", "--nats-creds, --nats-nkey and --nats-user exclude one another")
+	}
+	if n.Password != "" && n.User == "" {
+		bad("nats-user", "required by --nats-password")
+	}
+	n.TLSFiles.validate("nats-tls", bad)
+	for _, s := range []struct{ flag, name string }{{"stream-disputes", n.DisputesStream}, {"stream-finance", n.FinanceStream}} {
+		if s.name == "" || strings.ContainsAny(s.name, ".*> \t\n/\\") {
+			bad(s.flag, "%q is not a JetStream stream name", s.name)
+		}
+	}
+	if n.DisputesStream != "" && n.DisputesStream == n.FinanceStream {
+		bad("stream-finance", "%q is also --stream-disputes: the streams must differ", n.FinanceStream)
+	}
+	positive("duplicate-window", n.Duplicates, bad)
+}
+
+// redactURL hides the password of a URL, for errors and logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)" // it may hold a password we cannot find
+	}
+	return u.Redacted()
+}
