@@ -80,6 +80,12 @@ func (r *Redis) key(p int, kind string) string {
 
 func (r *Redis) orderKey(p int, order string) string { return r.key(p, "order:"+order) }
 
+func (r *Redis) statusKey(p int, s rules.Status) string { return r.key(p, "status:"+string(s)) }
+
+// indexed are the statuses of open disputes, which the store indexes for the
+// reviewers' queue, in the order save.lua expects their keys.
+var indexed = []rules.Status{rules.StatusNegotiating, rules.StatusUnderReview, rules.StatusEscalated, rules.StatusSuspended}
+
 // timerMember names a deadline in the partition's sorted set. Order IDs
 // cannot contain '|' (rules.ValidOrderID).
 func timerMember(order, timer string) string { return order + "|" + timer }
@@ -214,10 +220,13 @@ func (r *Redis) encode(p int, ds []rules.Decision, offsets map[string]int64) (wr
 		}
 	}
 	w.keys = []string{r.key(p, "timers"), r.key(p, "outbox"), r.key(p, "offsets")}
-	w.args = []any{len(orders), len(offsets), r.cfg.Retention.Milliseconds()}
+	for _, st := range indexed {
+		w.keys = append(w.keys, r.statusKey(p, st))
+	}
+	w.args = []any{len(orders), len(offsets), r.cfg.Retention.Milliseconds(), now}
 	for j, n := range orders {
 		w.keys = append(w.keys, r.orderKey(p, w.orders[j]))
-		enc, closed := "", "0"
+		enc, closed, status := "", "0", ""
 		if n.state != nil {
 			b, err := json.Marshal(n.state)
 			if err != nil {
@@ -228,8 +237,9 @@ func (r *Redis) encode(p int, ds []rules.Decision, offsets map[string]int64) (wr
 			if n.state.Status == rules.StatusRuled || n.state.Status == rules.StatusAccepted {
 				closed = "1"
 			}
+			status = string(n.state.Status)
 		}
-		w.args = append(w.args, n.version, enc, closed)
+		w.args = append(w.args, w.orders[j], n.version, enc, closed, status)
 	}
 	for _, t := range slices.Sorted(maps.Keys(offsets)) {
 		w.args = append(w.args, t, offsets[t])
@@ -379,4 +389,111 @@ func (r *Redis) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping redis: %w", err)
 	}
 	return nil
+}
+
+// Find looks an order up in every partition (its partition depends on the
+// producers' partitioner, which the store does not know), in one pipelined
+// round. ok is false when no partition holds it.
+func (r *Redis) Find(ctx context.Context, order string, partitions int) (st rules.State, partition int, ok bool, err error) {
+	cmds := make([]*redis.SliceCmd, partitions)
+	_, err = r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for p := range partitions {
+			cmds[p] = pipe.HMGet(ctx, r.orderKey(p, order), "s", "v")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return rules.State{}, 0, false, fmt.Errorf("find order %q: %w", order, err)
+	}
+	for p, cmd := range cmds {
+		vals := cmd.Val()
+		if len(vals) != 2 || vals[0] == nil {
+			continue
+		}
+		s, _ := vals[0].(string)
+		if err := json.Unmarshal([]byte(s), &st); err != nil {
+			return rules.State{}, 0, false, fmt.Errorf("find order %q: decode state: %w", order, err)
+		}
+		if v, ok := vals[1].(string); ok {
+			st.Version, _ = strconv.ParseInt(v, 10, 64)
+		}
+		return st, p, true, nil
+	}
+	return rules.State{}, 0, false, nil
+}
+
+// Listed is an open dispute in a status list.
+type Listed struct {
+	State     rules.State
+	Partition int
+	Since     time.Time // when it took the status, by the processor's clock
+}
+
+// List returns up to limit open disputes in the status, partition by
+// partition, longest in the status first within a partition. cursor is ""
+// for the first page, then the returned next cursor; next is "" after the
+// last page.
+func (r *Redis) List(ctx context.Context, status rules.Status, partitions int, cursor string, limit int) (items []Listed, next string, err error) {
+	if !slices.Contains(indexed, status) {
+		return nil, "", fmt.Errorf("list disputes: status %q is not an open status", status)
+	}
+	p, rank, err := parseCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	for ; p < partitions && len(items) < limit; p, rank = p+1, 0 {
+		zs, err := r.c.ZRangeWithScores(ctx, r.statusKey(p, status), rank, rank+int64(limit-len(items))-1).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("list %s disputes of partition %d: %w", status, p, err)
+		}
+		orders := make([]string, len(zs))
+		for i, z := range zs {
+			orders[i], _ = z.Member.(string)
+		}
+		states, err := r.Load(ctx, p, orders)
+		if err != nil {
+			return nil, "", err
+		}
+		for i, st := range states {
+			items = append(items, Listed{State: st, Partition: p, Since: time.UnixMilli(int64(zs[i].Score)).UTC()})
+		}
+		if len(items) == limit {
+			return items, fmt.Sprintf("%d:%d", p, rank+int64(len(zs))), nil
+		}
+	}
+	return items, "", nil
+}
+
+func parseCursor(c string) (int, int64, error) {
+	if c == "" {
+		return 0, 0, nil
+	}
+	ps, rs, ok := strings.Cut(c, ":")
+	p, err1 := strconv.Atoi(ps)
+	rank, err2 := strconv.ParseInt(rs, 10, 64)
+	if !ok || err1 != nil || err2 != nil || p < 0 || rank < 0 {
+		return 0, 0, fmt.Errorf("list disputes: bad cursor %q", c)
+	}
+	return p, rank, nil
+}
+
+// OpenDisputes counts the open disputes by status over the partitions.
+func (r *Redis) OpenDisputes(ctx context.Context, partitions int) (map[rules.Status]int64, error) {
+	cmds := make([]*redis.IntCmd, 0, partitions*len(indexed))
+	_, err := r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for p := range partitions {
+			for _, st := range indexed {
+				cmds = append(cmds, pipe.ZCard(ctx, r.statusKey(p, st)))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count open disputes: %w", err)
+	}
+	out := make(map[rules.Status]int64, len(indexed))
+	for i, c := range cmds {
+		out[indexed[i%len(indexed)]] += c.Val()
+	}
+	return out, nil
 }

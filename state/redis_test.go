@@ -280,3 +280,60 @@ func ids(cmds []rules.Command) []string {
 	}
 	return out
 }
+
+func TestStatusIndexFindAndList(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := newStore(t)
+	refund := func(order string) rules.Event {
+		return rules.Event{ID: order + "-r", Type: rules.TypeRefundRequested, Time: t0, OrderID: order, Data: rules.Data{Reason: rules.ReasonQuality}}
+	}
+	// Five disputes negotiating over two partitions; one of them settles.
+	for i, o := range []string{"a", "b", "c", "d", "e"} {
+		ds := decide(t, rules.State{}, paid(o, t0, time.Time{}), refund(o))
+		if err := st.Save(ctx, i%2, ds, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded, _ := st.Load(ctx, 0, []string{"c"})
+	settled := decide(t, loaded[0], rules.Event{ID: "c-s", Type: rules.TypeSettlementAgreed, Time: t0, OrderID: "c", Data: rules.Data{RefundAmount: 10}})
+	if err := st.Save(ctx, 0, settled, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	counts, err := st.OpenDisputes(ctx, 2)
+	if err != nil || counts[rules.StatusNegotiating] != 4 || counts[rules.StatusUnderReview] != 0 {
+		t.Errorf("open disputes = %v, %v; want 4 negotiating", counts, err)
+	}
+	got, p, ok, err := st.Find(ctx, "d", 2)
+	if err != nil || !ok || p != 1 || got.Status != rules.StatusNegotiating {
+		t.Errorf("Find(d) = %v in %d, %v, %v; want negotiating in partition 1", got.Status, p, ok, err)
+	}
+	if _, _, ok, _ := st.Find(ctx, "zz", 2); ok {
+		t.Error("Find found an order never saved")
+	}
+
+	var all []string
+	cursor := ""
+	for page := 0; page < 10; page++ {
+		items, next, err := st.List(ctx, rules.StatusNegotiating, 2, cursor, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			all = append(all, it.State.OrderID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if strings.Join(all, ",") != "a,e,b,d" {
+		t.Errorf("listed %v, want a,e (partition 0) then b,d (partition 1)", all)
+	}
+	if _, _, err := st.List(ctx, rules.StatusRuled, 2, "", 3); err == nil {
+		t.Error("List of a closed status did not fail")
+	}
+	if _, _, err := st.List(ctx, rules.StatusNegotiating, 2, "x", 3); err == nil {
+		t.Error("List with a bad cursor did not fail")
+	}
+}
