@@ -122,6 +122,34 @@ type Kafka struct {
 	joined atomic.Bool
 	mu     sync.Mutex
 	owned  []int
+	oldest map[int]time.Time // per owned partition: when its oldest waiting command was saved
+}
+
+// stuckAfter is how long a command may wait in an outbox before the
+// processor reports itself not ready.
+const stuckAfter = 5 * time.Minute
+
+// OutboxHealthy returns an error when a command of an owned partition has
+// waited for JetStream longer than five minutes.
+func (k *Kafka) OutboxHealthy(context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	for p, t := range k.oldest {
+		if !t.IsZero() && now.Sub(t) > stuckAfter {
+			return fmt.Errorf("outbox of partition %d: a command has waited %s for JetStream", p, now.Sub(t).Round(time.Second))
+		}
+	}
+	return nil
+}
+
+func (k *Kafka) setOldest(p int, t time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.oldest == nil {
+		k.oldest = make(map[int]time.Time)
+	}
+	k.oldest[p] = t
 }
 
 // NewKafka returns a consumer. proc applies the batches; outbox and pub
@@ -328,6 +356,7 @@ func (w *worker) run(ctx context.Context) {
 	g.Go(func() error { return w.drain(gctx) })
 	g.Go(func() error { return w.loop(gctx, applied) })
 	g.Wait()
+	w.k.setOldest(w.p, time.Time{})
 	w.log.Debug("partition released")
 }
 
@@ -620,6 +649,10 @@ func (w *worker) flush(ctx context.Context) error {
 			return err
 		}
 		w.k.metrics.outbox(w.p, depth, oldest, w.k.now())
+		if len(cmds) == 0 {
+			oldest = time.Time{}
+		}
+		w.k.setOldest(w.p, oldest)
 		if len(cmds) == 0 {
 			return nil
 		}

@@ -28,8 +28,11 @@ type Config struct {
 	NATS   NATSConfig
 	Policy rules.Policy
 
-	// HTTPAddr serves /metrics, /healthz and /readyz.
+	// HTTPAddr serves /metrics, /healthz, /readyz and the /v1 API.
 	HTTPAddr string
+	// APIToken is the bearer token of the /v1 API; without one the API
+	// answers 403, except on the embedded default.
+	APIToken string
 	// Retention of closed orders in Redis.
 	Retention time.Duration
 	// Skew: events stamped further ahead of the clock are malformed.
@@ -204,7 +207,8 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
 	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the streams")
 
-	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz and /readyz")
+	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz, /readyz and the /v1 API")
+	e.secret(fs, &c.APIToken, "api-token", getenv, "bearer `token` of the /v1 inspection API")
 	dur(&c.Retention, "retention", "how long a closed order is kept in Redis")
 	dur(&c.Skew, "skew", "an event stamped further ahead of the clock is malformed")
 	e.int(fs, &c.MaxBatch, "max-batch", getenv, "most events applied in one atomic step")

@@ -135,11 +135,15 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	}
 	k := consumer.NewKafka(kcfg, proc, store, pub, metrics, log)
 
-	ready := &readiness{joined: k.Joined, checks: map[string]func(context.Context) error{"redis": store.Ping, "nats": pub.Ping}}
+	ready := &readiness{joined: k.Joined, checks: map[string]func(context.Context) error{
+		"redis": store.Ping, "nats": pub.Ping, "outbox": k.OutboxHealthy,
+	}}
+	partitions := partitionCount(cfg.Kafka.Brokers, cfg.Kafka.Topics.Orders, transport)
+	api := newAPI(store, cfg.Policy, partitions, cfg.APIToken, inProcess, reg)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, ln, newMux(reg, ready), cfg.ShutdownGrace) })
+	g.Go(func() error { return serveHTTP(gctx, ln, newMux(reg, ready, api), cfg.ShutdownGrace) })
 	g.Go(func() error {
 		// Publishing before the streams exist would fail every command.
 		if cfg.NATS.CreateStreams && !ensureStreams(gctx, pub, log) {
@@ -411,14 +415,15 @@ func loadCAs(file, flag string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// newMux serves the metrics and the probes.
-func newMux(reg *prometheus.Registry, ready *readiness) *http.ServeMux {
+// newMux serves the metrics, the probes and the inspection API.
+func newMux(reg *prometheus.Registry, ready *readiness, api *api) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /readyz", ready)
+	api.register(mux)
 	return mux
 }
 
