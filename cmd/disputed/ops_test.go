@@ -202,7 +202,6 @@ func TestAPIForbiddenWithoutToken(t *testing.T) {
 	}
 }
 
-
 func apiGet(t *testing.T, url, auth string) (int, string) {
 	t.Helper()
 	return do(t, http.MethodGet, url, auth, "")
