@@ -11,8 +11,8 @@ import (
 type Obligation struct {
 	Party    Party      `json:"party"`
 	Must     string     `json:"must"`
-	Due      *time.Time `json:"due,omitempty"`      // nil: no deadline runs
-	Paused   bool       `json:"paused,omitempty"`   // the dispute is suspended; the time left is Remaining
+	Due      *time.Time `json:"due,omitempty"`       // nil: no deadline runs
+	Paused   bool       `json:"paused,omitempty"`    // the dispute is suspended; the time left is Remaining
 	Left     string     `json:"remaining,omitempty"` // time left on a paused deadline
 	IfNot    string     `json:"if_not"`
 	Articles []string   `json:"articles"`
