@@ -50,6 +50,13 @@ type KafkaConfig struct {
 	Topics   consumer.Topics
 	DLQTopic string
 
+	// Group timing: how often the member heartbeats, how long the group
+	// waits for a silent member before handing its partitions on, and how
+	// long a rebalance may take.
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
+	RebalanceTimeout  time.Duration
+
 	TLS         bool
 	TLSFiles    TLSFiles
 	TLSInsecure bool // skip verifying the brokers' certificates
@@ -105,7 +112,10 @@ func defaultConfig() Config {
 				Orders: rules.TopicOrders, Deliveries: rules.TopicDeliveries,
 				Chats: rules.TopicChats, RefundRequests: rules.TopicRefundRequests,
 			},
-			DLQTopic: "disputes.dlq",
+			DLQTopic:          "disputes.dlq",
+			HeartbeatInterval: time.Second,
+			SessionTimeout:    10 * time.Second,
+			RebalanceTimeout:  10 * time.Second,
 		},
 		Redis: RedisConfig{Prefix: "disputed"},
 		NATS: NATSConfig{
@@ -181,6 +191,9 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	str(&k.Topics.Chats, "topic-chats", "input `topic` of chat messages")
 	str(&k.Topics.RefundRequests, "topic-refund-requests", "input `topic` of refund events")
 	str(&k.DLQTopic, "topic-dlq", "dead-letter `topic` for malformed input")
+	dur(&k.HeartbeatInterval, "group-heartbeat", "consumer group heartbeat interval")
+	dur(&k.SessionTimeout, "group-session-timeout", "how long the group waits for a silent member before moving its partitions")
+	dur(&k.RebalanceTimeout, "group-rebalance-timeout", "how long a rebalance may take")
 	boolean(&k.TLS, "kafka-tls", "connect to Kafka with TLS")
 	files(&k.TLSFiles, "kafka-tls", "the Kafka brokers")
 	boolean(&k.TLSInsecure, "kafka-tls-insecure", "do not verify the Kafka brokers' certificates (testing only)")
@@ -326,6 +339,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("http-addr", "%q is not host:port (e.g. :8080)", c.HTTPAddr)
+	}
+	positive("group-heartbeat", c.Kafka.HeartbeatInterval, bad)
+	positive("group-session-timeout", c.Kafka.SessionTimeout, bad)
+	positive("group-rebalance-timeout", c.Kafka.RebalanceTimeout, bad)
+	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
+		bad("group-heartbeat", "%v: must be shorter than --group-session-timeout %v", c.Kafka.HeartbeatInterval, c.Kafka.SessionTimeout)
 	}
 	positive("retention", c.Retention, bad)
 	positive("skew", c.Skew, bad)

@@ -127,6 +127,10 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 		Dialer: dialer, Transport: transport, MaxBatch: cfg.MaxBatch, Skew: cfg.Skew,
 		FlushTimeout: min(cfg.ShutdownGrace/2, 5*time.Second),
 		BatchTimeout: min(cfg.ShutdownGrace/2, 30*time.Second),
+
+		HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
+		SessionTimeout:    cfg.Kafka.SessionTimeout,
+		RebalanceTimeout:  cfg.Kafka.RebalanceTimeout,
 	}
 	if inProcess {
 		// One member on a local broker: rejoin after a restart in a second
