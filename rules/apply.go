@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Policy holds the settings of the engine that the rules text leaves to the
@@ -19,6 +20,18 @@ type Policy struct {
 	// ModificationWindow is the modification cycle when none was agreed
 	// (c2.a5: 3 days).
 	ModificationWindow time.Duration
+
+	// Per-order limits, so that one order flooded with events (by mistake
+	// or on purpose) costs a small, known amount of memory and time.
+	// MaxEvents: events kept per order; later ones are rejected, and not
+	// recorded, so a redelivery is rejected again under the same command
+	// ID. MaxVouchers: evidence and chat messages kept per order; later
+	// ones are rejected. MaxVoucherText: bytes of a voucher's text kept in
+	// the state (the whole text stays in the event stream). Zero means no
+	// limit.
+	MaxEvents      int
+	MaxVouchers    int
+	MaxVoucherText int
 }
 
 // DefaultPolicy returns the platform's defaults.
@@ -27,6 +40,9 @@ func DefaultPolicy() Policy {
 		RuleSet:            RuleSet2018,
 		EvidenceWindow:     72 * time.Hour,
 		ModificationWindow: 72 * time.Hour,
+		MaxEvents:          1000,
+		MaxVouchers:        200,
+		MaxVoucherText:     1024,
 	}
 }
 
@@ -42,6 +58,9 @@ func (p Policy) Validate() error {
 	}
 	if p.ModificationWindow <= 0 || p.ModificationWindow > maxWindow {
 		errs = append(errs, fmt.Errorf("modification window %v: must be positive and at most 10 years", p.ModificationWindow))
+	}
+	if p.MaxEvents < 0 || p.MaxVouchers < 0 || p.MaxVoucherText < 0 {
+		errs = append(errs, errors.New("per-order limits cannot be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -98,14 +117,27 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 	if s.seen(e.ID) {
 		return Decision{State: s}, nil
 	}
+	if p.MaxEvents > 0 && s.Events >= p.MaxEvents {
+		return p.overLimit(s, e, fmt.Sprintf("order %s has reached its limit of %d events", e.OrderID, p.MaxEvents)), nil
+	}
 	d := p.start(s, e, now, "event:"+e.ID)
 	d.s.log(e.Time, string(e.Type), e.ID)
+	d.s.Events++
 	if s.Status == StatusRuled {
 		d.reject(fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
 	} else {
 		d.handle()
 	}
 	return d.finish(), nil
+}
+
+// overLimit rejects an event beyond a per-order limit without recording it:
+// the state stays as it is, and a redelivery gets the same rejection, with
+// the same command ID.
+func (p Policy) overLimit(s State, e Event, reason string) Decision {
+	d := p.start(s, e, e.Time, "event:"+e.ID)
+	d.reject(reason)
+	return Decision{State: s, Commands: d.out.Commands}
 }
 
 // fire applies a fired deadline. A deadline the state no longer holds, or
@@ -158,7 +190,7 @@ func (p Policy) start(s State, e Event, now time.Time, cause string) *decider {
 
 func (d *decider) finish() Decision {
 	for _, c := range d.out.Commands {
-		d.s.log(d.now, logCommand, c.ID)
+		d.s.log(d.now, LogCommand, c.ID)
 	}
 	out := d.out
 	out.State = d.s
@@ -181,11 +213,20 @@ func (d *decider) handle() {
 		d.orderPaid()
 	case TypeOrderAccepted:
 		d.orderAccepted()
-	case TypeChatMessage:
-		s.Vouchers = append(s.Vouchers, Voucher{EventID: e.ID, At: e.Time, Party: e.Data.From, Text: e.Data.Text})
-	case TypeEvidenceSubmitted:
-		s.Vouchers = append(s.Vouchers, Voucher{EventID: e.ID, At: e.Time, Party: e.Data.Party, Kind: e.Data.Kind, Text: e.Data.Note})
-		d.settle()
+	case TypeChatMessage, TypeEvidenceSubmitted:
+		if max := d.p.MaxVouchers; max > 0 && len(s.Vouchers) >= max {
+			d.reject(fmt.Sprintf("order %s has reached its limit of %d vouchers (evidence and chat messages)", e.OrderID, max))
+			return
+		}
+		v := Voucher{EventID: e.ID, At: e.Time, Party: e.Data.From, Text: e.Data.Text}
+		if e.Type == TypeEvidenceSubmitted {
+			v = Voucher{EventID: e.ID, At: e.Time, Party: e.Data.Party, Kind: e.Data.Kind, Text: e.Data.Note}
+		}
+		v.Text = clip(v.Text, d.p.MaxVoucherText)
+		s.Vouchers = append(s.Vouchers, v)
+		if e.Type == TypeEvidenceSubmitted {
+			d.settle()
+		}
 	case TypeDeliverySubmitted:
 		s.Delivered = true
 		d.disarm(func(t Timer) bool { return t.Kind == TimerDelivery })
@@ -698,6 +739,18 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// clip keeps at most n bytes of s, cut at a character boundary; n <= 0
+// keeps it whole.
+func clip(s string, n int) string {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // oneLine keeps a reviewer's note to one line of reasonable length.

@@ -74,20 +74,23 @@ type State struct {
 	// order. It is how a repeated event is known and has no effect (see
 	// LogEntry for the format).
 	Log []string `json:"log,omitempty"`
+	// Events counts the events logged, for the per-order limit.
+	Events int `json:"events,omitempty"`
 }
 
 // LogEntry is one line of State.Log, encoded as three tab-separated fields:
 // the time (RFC 3339, UTC), then the event type, "deadline" for a fired
-// deadline or ">" for a command, then the event ID, the timer ID or the
-// command ID. IDs never hold control characters, so a tab cannot occur in
+// deadline or "command" for a command, then the event ID, the timer ID or
+// the command ID. IDs never hold control characters, so a tab cannot occur in
 // them.
 type LogEntry struct {
 	At   time.Time
-	Kind string // an event type, "deadline" or ">"
+	Kind string // an event type, "deadline" or "command"
 	ID   string
 }
 
-const logCommand = ">"
+// LogCommand is the kind of a command's log entry.
+const LogCommand = "command"
 
 func (l LogEntry) String() string {
 	return l.At.UTC().Format(time.RFC3339Nano) + "\t" + l.Kind + "\t" + l.ID
@@ -224,7 +227,7 @@ func (s *State) seen(id string) bool {
 		if i := strings.LastIndexByte(kind, '\t'); i >= 0 {
 			kind = kind[i+1:]
 		}
-		if kind != logCommand && kind != string(TypeDeadline) {
+		if kind != LogCommand && kind != string(TypeDeadline) {
 			return true
 		}
 	}

@@ -144,7 +144,7 @@ func timelineOf(s rules.State) []timelineEntry {
 		}
 		e := timelineEntry{At: l.At, ID: l.ID}
 		switch l.Kind {
-		case ">":
+		case rules.LogCommand:
 			e.Kind = "command"
 		case string(rules.TypeDeadline):
 			e.Kind = "deadline"
