@@ -48,6 +48,29 @@ type Metrics struct {
 // NewMetrics registers the processor's metrics on reg (nil: unregistered,
 // for tests that do not read them).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := newMetrics(reg)
+	// Series of known, bounded label sets start at zero, so that rates and
+	// alerts see them before the first event of a kind.
+	for _, o := range []rules.Outcome{rules.RefundFull, rules.RefundPartial, rules.Release, rules.Settled, rules.Escalated} {
+		for _, c := range []rules.Category{rules.SoftwareApp, rules.OperationalService, rules.Training, rules.ImageDesign, rules.Video, rules.OtherCategory} {
+			m.rulings.WithLabelValues(string(o), string(c))
+		}
+	}
+	for _, to := range []rules.Party{rules.Customer, rules.Provider} {
+		m.transfers.WithLabelValues(string(to))
+	}
+	for _, k := range []rules.TimerKind{rules.TimerEvidence, rules.TimerModification, rules.TimerDelivery, rules.TimerCooperation} {
+		m.deadlinesSet.WithLabelValues(string(k))
+		m.deadlinesFired.WithLabelValues(string(k))
+		m.deadlinesCleared.WithLabelValues(string(k))
+	}
+	for _, cause := range []string{"conflict", "dead_letter", "other"} {
+		m.batchErrors.WithLabelValues(cause)
+	}
+	return m
+}
+
+func newMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
 	return &Metrics{
 		events: f.NewCounterVec(prometheus.CounterOpts{
@@ -165,13 +188,14 @@ func (m *Metrics) misrouted(topic, typ string) {
 }
 
 func decisionResult(d rules.Decision) string {
-	if !d.Changed {
-		return resultDuplicate
-	}
+	// A rejection comes first: one over a per-order limit changes nothing.
 	for _, c := range d.Commands {
 		if _, ok := c.Body.(*rules.Rejection); ok {
 			return resultRejected
 		}
+	}
+	if !d.Changed {
+		return resultDuplicate
 	}
 	return resultApplied
 }
