@@ -64,7 +64,7 @@ func startEmbedded(cfg KafkaConfig) (e *embedded, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded nats: %w", err)
 	}
-	go e.nats.Start() // Start returns once the accept loops run on their own goroutines
+	e.nats.Start() // it does not block: the server owns its accept loops
 	if !e.nats.ReadyForConnections(10 * time.Second) {
 		return nil, errors.New("start embedded nats: not ready after 10s")
 	}

@@ -42,7 +42,7 @@ func (n *NATS) start() {
 	if err != nil {
 		n.t.Fatalf("nats server: %v", err)
 	}
-	go s.Start()
+	s.Start() // it does not block: the server owns its accept loops
 	if !s.ReadyForConnections(10 * time.Second) {
 		n.t.Fatalf("nats server on %s not ready", n.URL)
 	}
