@@ -4,7 +4,7 @@ PKGS     := ./...
 BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench run demo clean
+.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench run demo clean deploy-check
 
 all: build test
 
@@ -51,6 +51,18 @@ run:
 ## demo: sample disputes decided live on in-process servers
 demo:
 	$(GO) run ./cmd/disputed demo
+
+## deploy-check: the alert rules (syntax and unit tests), the Prometheus
+## config, and deploy/'s Go tests: strict decoding of the Kubernetes
+## manifests into the API types, the compose file's structure, the
+## dashboard's JSON and queries. promtool is Debian's `prometheus` package;
+## Docker and a cluster are not needed.
+PROMTOOL ?= promtool
+deploy-check:
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	PROMTOOL=$(PROMTOOL) CI=$${CI:-true} $(GO) test -count=1 ./deploy/
 
 clean:
 	rm -rf bin
