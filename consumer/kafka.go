@@ -357,6 +357,7 @@ func (w *worker) run(ctx context.Context) {
 	g.Go(func() error { return w.loop(gctx, applied) })
 	g.Wait()
 	w.k.setOldest(w.p, time.Time{})
+	w.k.metrics.released(w.p, w.topics)
 	w.log.Debug("partition released")
 }
 

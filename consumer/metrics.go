@@ -324,3 +324,18 @@ func (m *Metrics) pending(p int, n int64) {
 	}
 	m.pendingDeadlines.WithLabelValues(strconv.Itoa(p)).Set(float64(n))
 }
+
+// released drops the series of a partition this member no longer owns, so
+// that it stops reporting frozen values for it.
+func (m *Metrics) released(p int, topics []string) {
+	if m == nil {
+		return
+	}
+	label := strconv.Itoa(p)
+	m.outboxDepth.DeleteLabelValues(label)
+	m.outboxOldest.DeleteLabelValues(label)
+	m.pendingDeadlines.DeleteLabelValues(label)
+	for _, t := range topics {
+		m.lag.DeleteLabelValues(t, label)
+	}
+}
