@@ -205,6 +205,10 @@ func (k *Kafka) Run(ctx context.Context) error {
 		gen, err := group.Next(ctx)
 		if err != nil {
 			k.joined.Store(false)
+			k.mu.Lock()
+			k.owned = nil
+			k.mu.Unlock()
+			k.metrics.rebalanced(0)
 			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				return nil
 			}
@@ -215,7 +219,11 @@ func (k *Kafka) Run(ctx context.Context) error {
 			continue
 		}
 		backoff.reset()
-		parts := assignedPartitions(gen.Assignments, k.cfg.Topics.list())
+		parts, odd := assignedPartitions(gen.Assignments, k.cfg.Topics.list())
+		if len(odd) > 0 {
+			k.log.Error("topics are not co-partitioned: these partitions exist in some input topics only and are not consumed; give the four topics the same partition count",
+				"partitions", odd)
+		}
 		k.mu.Lock()
 		k.owned = parts
 		k.mu.Unlock()
@@ -235,22 +243,25 @@ func (k *Kafka) Run(ctx context.Context) error {
 	}
 }
 
-// assignedPartitions returns the partitions assigned in every topic.
-func assignedPartitions(a map[string][]kafka.PartitionAssignment, topics []string) []int {
+// assignedPartitions returns the partitions assigned in every topic, and
+// those assigned in some topics only (the topics are not co-partitioned).
+func assignedPartitions(a map[string][]kafka.PartitionAssignment, topics []string) (all, some []int) {
 	count := make(map[int]int)
 	for _, t := range topics {
 		for _, p := range a[t] {
 			count[p.ID]++
 		}
 	}
-	var out []int
 	for p, n := range count {
 		if n == len(topics) {
-			out = append(out, p)
+			all = append(all, p)
+		} else {
+			some = append(some, p)
 		}
 	}
-	sort.Ints(out)
-	return out
+	sort.Ints(all)
+	sort.Ints(some)
+	return all, some
 }
 
 // CoPartition is the group balancer that gives partition N of every topic
@@ -309,7 +320,7 @@ type worker struct {
 	p       int
 	topics  []string
 	start   map[string]int64 // committed offsets of the generation
-	chunks  chan chunk
+	chunks  []chan chunk     // one per topic, so a full topic cannot block another
 	wakeOut chan struct{}
 	log     *slog.Logger
 }
@@ -325,9 +336,17 @@ func (k *Kafka) worker(client *kafka.Client, gen *kafka.Generation, p int) *work
 	}
 	return &worker{
 		k: k, client: client, gen: gen, p: p, topics: k.cfg.Topics.list(), start: start,
-		chunks: make(chan chunk, 8), wakeOut: make(chan struct{}, 1),
+		chunks: newChunkChans(len(k.cfg.Topics.list())), wakeOut: make(chan struct{}, 1),
 		log: k.log.With("partition", p),
 	}
+}
+
+func newChunkChans(n int) []chan chunk {
+	chans := make([]chan chunk, n)
+	for i := range chans {
+		chans[i] = make(chan chunk, 2)
+	}
+	return chans
 }
 
 // chunk is what one fetch of one topic-partition brought.
@@ -347,9 +366,13 @@ func (w *worker) run(ctx context.Context) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range w.topics {
+		// The store of record decides where to resume: after what it has
+		// applied, whether the commit is behind it (a crash before the
+		// commit) or ahead (Redis lost its last writes: re-apply them, with
+		// the same command IDs). Without an applied offset, the commit.
 		from := w.start[t]
-		if a, ok := applied[t]; ok && (from < 0 || a+1 > from) {
-			from = a + 1 // the store is ahead of the commit: skip what it applied
+		if a, ok := applied[t]; ok {
+			from = a + 1
 		}
 		g.Go(func() error { return w.fetch(gctx, i, from) })
 	}
@@ -422,7 +445,7 @@ func (w *worker) fetch(ctx context.Context, ti int, offset int64) error {
 		}
 		wasAtEnd = atEnd
 		select {
-		case w.chunks <- chunk{topic: ti, in: in, atEnd: atEnd}:
+		case w.chunks[ti] <- chunk{topic: ti, in: in, atEnd: atEnd}:
 		case <-ctx.Done():
 			return nil
 		}
@@ -513,13 +536,16 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	for ctx.Err() == nil {
-		// Take whatever the fetchers have brought, without waiting.
-		for more := true; more; {
-			select {
-			case c := <-w.chunks:
-				m.push(c)
-			default:
-				more = false
+		// Take whatever the fetchers have brought, without waiting, from
+		// the topics whose queue has room.
+		for ti, ch := range w.chunks {
+			for more := true; more && m.room(ti); {
+				select {
+				case c := <-ch:
+					m.push(c)
+				default:
+					more = false
+				}
 			}
 		}
 		now := w.k.now()
@@ -531,8 +557,22 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 				wait = min(wait, next.Sub(now))
 			}
 			idle.Reset(wait)
+			// Wait for a topic with room; a topic whose queue is full
+			// waits until the others catch up with it.
+			recv := func(ti int) chan chunk {
+				if m.room(ti) {
+					return w.chunks[ti]
+				}
+				return nil
+			}
 			select {
-			case c := <-w.chunks:
+			case c := <-recv(0):
+				m.push(c)
+			case c := <-recv(1):
+				m.push(c)
+			case c := <-recv(2):
+				m.push(c)
+			case c := <-recv(3):
 				m.push(c)
 			case <-idle.C:
 			case <-ctx.Done():
@@ -555,10 +595,13 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 		}
 		if len(commit) > 0 {
 			if err := w.gen.CommitOffsets(commit); err != nil {
-				// The batch is saved: a redelivery is a no-op. The
-				// generation is probably over; ctx will say so.
-				w.k.metrics.commitFailed()
-				w.log.Warn("commit offsets failed", "err", err)
+				// The batch is saved: the store's applied offsets say
+				// where to resume. A commit refused because the member
+				// is leaving is expected.
+				if ctx.Err() == nil {
+					w.k.metrics.commitFailed()
+					w.log.Warn("commit offsets failed", "err", err)
+				}
 			}
 		}
 		if res.Commands > 0 {

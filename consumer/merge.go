@@ -18,6 +18,13 @@ func newMerger(topics int) *merger {
 	return &merger{q: make([][]Input, topics), atEnd: make([]bool, topics), last: make([]time.Time, topics)}
 }
 
+// maxQueued bounds the inputs held for one topic: while another topic is
+// awaited, a topic whose queue is full is not fetched further.
+const maxQueued = 20_000
+
+// room reports whether topic t may take another chunk.
+func (m *merger) room(t int) bool { return len(m.q[t]) < maxQueued }
+
 func (m *merger) push(c chunk) {
 	for i := range c.in {
 		c.in[i].src = c.topic

@@ -117,7 +117,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		batchErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "disputed_batch_errors_total",
-			Help: "Batches that failed and will be retried, by cause (conflict, store, dead_letter, other).",
+			Help: "Batches that failed and will be retried, by cause (conflict: another writer; dead_letter: the dead-letter topic; other: Redis, or an engine error).",
 		}, []string{"cause"}),
 		outboxDepth: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "disputed_outbox_depth",

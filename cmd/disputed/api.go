@@ -91,7 +91,7 @@ func (a *api) route(name string, h func(*http.Request) (any, error)) http.Handle
 			case errors.As(err, &ae):
 				status, body = ae.status, ae
 			default:
-				status, body = http.StatusServiceUnavailable, errorf(status, "unavailable", "%v", err)
+				status, body = http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, "unavailable", "%v", err)
 			}
 		}
 		a.requests.WithLabelValues(name, strconv.Itoa(status)).Inc()

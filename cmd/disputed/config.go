@@ -88,6 +88,7 @@ type NATSConfig struct {
 	DisputesStream string
 	FinanceStream  string
 	Duplicates     time.Duration
+	Replicas       int // of each stream
 }
 
 // TLSFiles names PEM files; all empty means the system's roots and no
@@ -123,6 +124,7 @@ func defaultConfig() Config {
 			DisputesStream: "DISPUTES",
 			FinanceStream:  "FINANCE",
 			Duplicates:     2 * time.Minute,
+			Replicas:       1,
 		},
 		Policy:        rules.DefaultPolicy(),
 		HTTPAddr:      ":8080",
@@ -219,6 +221,7 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
 	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
 	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the streams")
+	e.int(fs, &n.Replicas, "stream-replicas", getenv, "replicas of each JetStream stream (1, 3 or 5 on a NATS cluster)")
 
 	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz, /readyz and the /v1 API")
 	e.secret(fs, &c.APIToken, "api-token", getenv, "bearer `token` of the /v1 inspection API")
@@ -537,6 +540,9 @@ func (n NATSConfig) validate(bad func(string, string, ...any)) {
 		bad("stream-finance", "%q is also --stream-disputes: the streams must differ", n.FinanceStream)
 	}
 	positive("duplicate-window", n.Duplicates, bad)
+	if n.Replicas < 1 || n.Replicas > 5 {
+		bad("stream-replicas", "%d: must be 1 to 5", n.Replicas)
+	}
 }
 
 // redactURL hides the password of a URL, for errors and logs.

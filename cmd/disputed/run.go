@@ -108,6 +108,7 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	defer drainNATS(nc, closed, cfg.ShutdownGrace, log)
 	pub, err := producer.NewNATS(nc, producer.Config{
 		DisputesStream: cfg.NATS.DisputesStream, FinanceStream: cfg.NATS.FinanceStream, Duplicates: cfg.NATS.Duplicates,
+		Replicas: cfg.NATS.Replicas,
 	})
 	if err != nil {
 		return err
@@ -148,13 +149,15 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveHTTP(gctx, ln, newMux(reg, ready, api), cfg.ShutdownGrace) })
-	g.Go(func() error {
-		// Publishing before the streams exist would fail every command.
-		if cfg.NATS.CreateStreams && !ensureStreams(gctx, pub, log) {
+	if cfg.NATS.CreateStreams {
+		// Until the streams exist, publishing fails and the outboxes keep
+		// the commands: deciding need not wait for NATS.
+		g.Go(func() error {
+			ensureStreams(gctx, pub, log)
 			return nil
-		}
-		return k.Run(gctx)
-	})
+		})
+	}
+	g.Go(func() error { return k.Run(gctx) })
 	if job != nil {
 		g.Go(func() error {
 			defer cancel() // the job is the reason to run: its end is the shutdown
@@ -322,17 +325,18 @@ func drainNATS(nc *nats.Conn, closed <-chan struct{}, grace time.Duration, log *
 
 // ensureStreams creates the JetStream streams, retrying until it works; false
 // when ctx ended first.
-func ensureStreams(ctx context.Context, pub *producer.NATS, log *slog.Logger) bool {
+func ensureStreams(ctx context.Context, pub *producer.NATS, log *slog.Logger) {
 	wait := 250 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := pub.EnsureStreams(cctx)
 		cancel()
 		if err == nil {
-			return true
+			log.Info("streams ready")
+			return
 		}
 		if ctx.Err() != nil {
-			return false
+			return
 		}
 		log.Warn("create streams failed; retrying", "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -340,7 +344,7 @@ func ensureStreams(ctx context.Context, pub *producer.NATS, log *slog.Logger) bo
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
