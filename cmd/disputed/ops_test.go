@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/disputed/disputed/deploy"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 )
@@ -69,6 +70,10 @@ func TestOperations(t *testing.T) {
 		// Malformed: dead-lettered.
 		kafka.Message{Topic: "orders", Key: []byte("ord-x"), Value: []byte(`{"specversion":"1.0"`)},
 	)
+	// A chat message on the orders topic: applied, and counted as misrouted.
+	misrouted := ev("ord-b", "b4", "chat.message", -30*time.Minute, `{"from":"customer","text":"thanks"}`)
+	misrouted.Topic = "orders"
+	kf.Produce(ctx, t, misrouted)
 
 	t.Run("auth", func(t *testing.T) {
 		for _, h := range []string{"", "Bearer wrong", "Basic " + token, token} {
@@ -175,6 +180,32 @@ func TestOperations(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
+		}
+	})
+
+	t.Run("every metric of the alerts and the dashboard is served", func(t *testing.T) {
+		used, err := deploy.UsedMetrics("../..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body string
+		waitUntil(t, 20*time.Second, "the misrouted event is counted", func() bool {
+			_, body = apiGet(t, base+"/metrics", "")
+			return strings.Contains(body, "disputed_events_misrouted_total{")
+		})
+		served := make(map[string]bool)
+		for _, line := range strings.Split(body, "\n") {
+			if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+				served[strings.Fields(name)[0]] = true
+			}
+		}
+		for _, name := range used {
+			if !served[name] {
+				t.Errorf("deploy/ uses %s, which disputed does not serve", name)
+			}
+		}
+		if len(used) < 20 {
+			t.Errorf("deploy/ uses only %d metrics: the scan looks broken", len(used))
 		}
 	})
 
