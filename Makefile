@@ -4,7 +4,7 @@ PKGS     := ./...
 BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench run demo clean deploy-check
+.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench chaos run demo clean deploy-check
 
 all: build test
 
@@ -45,6 +45,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./rules
 
 ## run: the stream processor; without servers configured, on in-process ones
+## chaos: the full chaos run of the real binary (cmd/disputed/chaos_test.go):
+## 3 minutes of load while processors are SIGKILLed and restarted 20 times,
+## Redis and NATS restarted, members join and leave; JetStream must end with
+## exactly replay's commands. CHAOS_DURATION, CHAOS_KILLS, CHAOS_SEED, ...
+## override it; `make test` runs the short version (TestChaosShort).
+chaos:
+	CHAOS_FULL=1 $(GO) test -run TestChaos -v -count=1 -timeout 20m ./cmd/disputed
+
 run:
 	$(GO) run ./cmd/disputed run
 
