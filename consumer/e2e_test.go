@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/disputed/disputed/consumer"
 	"github.com/disputed/disputed/internal/testserver"
@@ -522,6 +523,7 @@ func TestDeadLetters(t *testing.T) {
 		{"unknown order", "o9", ev("e6", "refund.requested", "o9", `{"reason":"quality"}`), "unknown order"},
 		{"future time", "o1", strings.Replace(ev("e7", "chat.message", "o1", `{"from":"customer","text":"hi"}`), at, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1), "ahead of the clock"},
 		{"key is not the subject", "o2", ev("e8", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key"},
+		{"oversized", "o1", ev("e11", "chat.message", "o1", `{"from":"customer","text":"`+strings.Repeat("x", 3<<19)+`"}`), "more than the 1048576 allowed"},
 	}
 	var msgs []kafka.Message
 	msgs = append(msgs, kafka.Message{Topic: topics.Orders, Key: []byte("o1"), Value: []byte(ev("e1", "order.paid", "o1", paid))})
@@ -551,7 +553,14 @@ func TestDeadLetters(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			l := letters[i]
 			h := headers(l)
-			if string(l.Value) != c.value || string(l.Key) != c.key {
+			switch {
+			case len(c.value) > 900<<10:
+				// Too large to keep whole: its first 64 KiB and its size.
+				if string(l.Value) != c.value[:64<<10] || h[consumer.HeaderOriginalSize] != fmt.Sprint(len(c.value)) {
+					t.Errorf("oversized dead letter: %d bytes, original size header %q; want the first 65536 bytes and %d",
+						len(l.Value), h[consumer.HeaderOriginalSize], len(c.value))
+				}
+			case string(l.Value) != c.value || string(l.Key) != c.key:
 				t.Errorf("dead letter is not the original message: key %q value %s", l.Key, l.Value)
 			}
 			if !strings.Contains(h[consumer.HeaderError], c.reason) {
@@ -674,4 +683,66 @@ func TestNATSOutage(t *testing.T) {
 	got := e.waitFor(t, len(st.want), 60*time.Second)
 	checkSame(t, got, st.want)
 	waitUntil(t, 10*time.Second, "the outbox drains", func() bool { return gathered(t, reg, "disputed_outbox_depth") == 0 })
+}
+
+// TestLiveCrossTopicOrder writes, while the processor idles at the end of
+// every topic, each order's order.paid and, right after its ack, its
+// refund request and settlement on another topic: none may overtake the
+// payment (and be dead-lettered as for an unknown order).
+func TestLiveCrossTopicOrder(t *testing.T) {
+	e := newEnv(t, 2)
+	e.start(t, nil)
+	time.Sleep(500 * time.Millisecond) // every topic read to its end
+	ctx := context.Background()
+	w := &kafka.Writer{Addr: kafka.TCP(e.kafka.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	var (
+		mu    sync.Mutex
+		lines [][]byte
+		g     errgroup.Group
+	)
+	// Four writers at once keep both cores busy, which is when a fetch
+	// result can lag behind a write to another topic.
+	for n := range 4 {
+		g.Go(func() error {
+			for i := range 100 {
+				story, err := liveStory(ctx, w, fmt.Sprintf("x%d-%d", n, i))
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				lines = append(lines, story...)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	st := replayLines(t, lines, time.Now())
+	got := e.waitFor(t, len(st.want), 30*time.Second)
+	checkSame(t, got, st.want)
+	if letters := e.kafka.ReadAll(ctx, t, dlqTopic, 2); len(letters) != 0 {
+		t.Errorf("%d events dead-lettered, e.g. %s", len(letters), headers(letters[0])[consumer.HeaderError])
+	}
+}
+
+// liveStory writes an order's payment, then, once Kafka has it, its refund
+// request and settlement, stamped with the wall clock.
+func liveStory(ctx context.Context, w *kafka.Writer, order string) ([][]byte, error) {
+	ev := func(id, typ, data string) []byte {
+		return []byte(fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`,
+			id, typ, time.Now().UTC().Format(time.RFC3339Nano), order, data))
+	}
+	paid := ev(order+"-1", "order.paid", `{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR"}`)
+	if err := w.WriteMessages(ctx, kafka.Message{Topic: topics.Orders, Key: []byte(order), Value: paid}); err != nil {
+		return nil, err
+	}
+	refund := ev(order+"-2", "refund.requested", `{"reason":"quality"}`)
+	settle := ev(order+"-3", "settlement.agreed", `{"refund_amount":40}`)
+	err := w.WriteMessages(ctx,
+		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: refund},
+		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: settle})
+	return [][]byte{paid, refund, settle}, err
 }

@@ -57,7 +57,9 @@ type Config struct {
 
 	// MaxBatch is the most inputs applied in one atomic step. Default 500.
 	MaxBatch int
-	// MaxWait is how long a fetch waits for data. Default 200ms.
+	// MaxWait is how long a fetch waits for data. A topic read to its end
+	// holds back events of the other topics stamped after its last fetch,
+	// so this bounds that wait. Default 50ms.
 	MaxWait time.Duration
 	// MaxBytes per fetch of one topic-partition. Default 1 MiB.
 	MaxBytes int
@@ -81,7 +83,7 @@ func (c *Config) defaults() {
 		c.MaxBatch = 500
 	}
 	if c.MaxWait == 0 {
-		c.MaxWait = 200 * time.Millisecond
+		c.MaxWait = 50 * time.Millisecond
 	}
 	if c.MaxBytes == 0 {
 		c.MaxBytes = 1 << 20
@@ -353,7 +355,8 @@ func newChunkChans(n int) []chan chunk {
 type chunk struct {
 	topic int
 	in    []Input
-	atEnd bool // read up to the high watermark
+	atEnd bool      // read up to the high watermark
+	at    time.Time // when the fetch returned
 }
 
 // run works the partition until the generation ends. It never returns early
@@ -440,12 +443,14 @@ func (w *worker) fetch(ctx context.Context, ti int, offset int64) error {
 		offset = next
 		atEnd := offset >= res.HighWatermark
 		w.k.metrics.setLag(topic, w.p, res.HighWatermark-next)
-		if len(in) == 0 && atEnd == wasAtEnd {
+		if len(in) == 0 && !atEnd && !wasAtEnd {
 			continue
 		}
+		// At the end, even an empty fetch is news: the topic is known
+		// to hold nothing newer up to now.
 		wasAtEnd = atEnd
 		select {
-		case w.chunks[ti] <- chunk{topic: ti, in: in, atEnd: atEnd}:
+		case w.chunks[ti] <- chunk{topic: ti, in: in, atEnd: atEnd, at: w.k.now()}:
 		case <-ctx.Done():
 			return nil
 		}

@@ -11,11 +11,12 @@ import "time"
 type merger struct {
 	q     [][]Input
 	atEnd []bool      // the topic was read up to its high watermark
+	endAt []time.Time // when the fetch that found it at its end returned
 	last  []time.Time // the newest event time applied from the topic
 }
 
 func newMerger(topics int) *merger {
-	return &merger{q: make([][]Input, topics), atEnd: make([]bool, topics), last: make([]time.Time, topics)}
+	return &merger{q: make([][]Input, topics), atEnd: make([]bool, topics), endAt: make([]time.Time, topics), last: make([]time.Time, topics)}
 }
 
 // maxQueued bounds the inputs held for one topic: while another topic is
@@ -31,12 +32,17 @@ func (m *merger) push(c chunk) {
 	}
 	m.q[c.topic] = append(m.q[c.topic], c.in...)
 	m.atEnd[c.topic] = c.atEnd
+	if c.atEnd {
+		m.endAt[c.topic] = c.at
+	}
 }
 
 // take returns up to max inputs that can be applied now: malformed ones at
 // once (they have no trustworthy time), events while no other topic could
 // still bring an earlier one. A topic read to its end counts as the wall
-// clock now.
+// clock of the fetch that found it there: an event stamped later waits for
+// the topic's next fetch, since an event of the same order may have been
+// written to it since (the next long poll comes within the fetch wait).
 func (m *merger) take(now time.Time, max int) []Input {
 	var out []Input
 	for len(out) < max {
@@ -71,7 +77,7 @@ func (m *merger) blocked(best int, t, now time.Time) bool {
 		if i == best || len(q) > 0 {
 			continue
 		}
-		if !m.atEnd[i] || t.After(now) {
+		if !m.atEnd[i] || t.After(now) || t.After(m.endAt[i]) {
 			return true
 		}
 	}
@@ -88,7 +94,7 @@ func (m *merger) horizon(now time.Time) time.Time {
 		case len(q) > 0 && q[0].Err == nil:
 			f = q[0].Event.Time
 		case len(q) == 0 && m.atEnd[i]:
-			f = now
+			f = m.endAt[i]
 		default:
 			f = m.last[i]
 		}

@@ -87,6 +87,20 @@ func TestMerger(t *testing.T) {
 			wantHorizon: now,
 		},
 		{
+			// The orders topic was last found empty at 0:05; a refund
+			// stamped 0:06 waits for its next fetch, which may bring the
+			// order.paid written meanwhile.
+			name: "an event after a quiet topic's last fetch waits for the next",
+			chunks: []chunk{
+				{topic: 0, atEnd: true, at: t0.Add(5 * time.Minute)},
+				{topic: 1, atEnd: true},
+				{topic: 2, atEnd: true},
+				{topic: 3, in: []Input{at(3, "before", 4), at(3, "refund", 6)}, atEnd: true},
+			},
+			want:        "before",
+			wantHorizon: t0.Add(5 * time.Minute),
+		},
+		{
 			name: "ties go to the topic listed first",
 			chunks: []chunk{
 				{topic: 3, in: []Input{at(3, "refund", 4)}, atEnd: true},
@@ -102,6 +116,9 @@ func TestMerger(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMerger(4)
 			for _, c := range tt.chunks {
+				if c.at.IsZero() {
+					c.at = now
+				}
 				m.push(c)
 			}
 			got := m.take(now, 100)
@@ -124,8 +141,8 @@ func TestMergerUnread(t *testing.T) {
 	in := func(topic int, id string, min int) Input {
 		return Input{Event: rules.Event{ID: id, Time: t0.Add(time.Duration(min) * time.Minute)}}
 	}
-	m.push(chunk{topic: 0, in: []Input{in(0, "a", 1), in(0, "c", 3)}, atEnd: true})
-	m.push(chunk{topic: 1, in: []Input{in(1, "b", 2), in(1, "d", 4)}, atEnd: true})
+	m.push(chunk{topic: 0, in: []Input{in(0, "a", 1), in(0, "c", 3)}, atEnd: true, at: t0.Add(time.Hour)})
+	m.push(chunk{topic: 1, in: []Input{in(1, "b", 2), in(1, "d", 4)}, atEnd: true, at: t0.Add(time.Hour)})
 	got := m.take(t0.Add(time.Hour), 3) // a, b, c
 	m.unread(got[1:])                   // only a was applied
 	again := m.take(t0.Add(time.Hour), 10)

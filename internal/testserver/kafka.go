@@ -23,6 +23,8 @@ func StartKafka(t testing.TB, partitions int, topics ...string) *Kafka {
 		kfake.NumBrokers(1),
 		kfake.SeedTopics(int32(partitions), topics...),
 		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+		// Room for the oversized messages tests send on purpose.
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "8388608"}),
 	)
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
@@ -34,7 +36,7 @@ func StartKafka(t testing.TB, partitions int, topics ...string) *Kafka {
 // Produce writes the messages synchronously.
 func (k *Kafka) Produce(ctx context.Context, t testing.TB, msgs ...kafka.Message) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	w := &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, BatchBytes: 8 << 20}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatalf("produce %d messages: %v", len(msgs), err)
