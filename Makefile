@@ -40,11 +40,19 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
-## bench: the Go benchmarks, with allocations
+## bench: the Go benchmarks of the engine and decoder, with allocations; then
+## `disputed bench`: the processor (a child process) under mixed dispute
+## stories on kfake, the machine's Redis (BENCH_REDIS_URL, a fresh prefix
+## deleted at the end) and in-process NATS, with the three servers' ceilings
+## measured in the same run. About ninety seconds on two cores. BENCH_FLAGS
+## adds flags (e.g. --rate 5000, --bad-share 0.05, --json bench.json).
+BENCH_DURATION ?= 45s
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_FLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./rules
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./rules
+	$(GO) run ./cmd/disputed bench --duration $(BENCH_DURATION) --redis-url $(BENCH_REDIS_URL) $(BENCH_FLAGS)
 
-## run: the stream processor; without servers configured, on in-process ones
 ## chaos: the full chaos run of the real binary (cmd/disputed/chaos_test.go):
 ## 3 minutes of load while processors are SIGKILLed and restarted 20 times,
 ## Redis and NATS restarted, members join and leave; JetStream must end with
@@ -53,6 +61,7 @@ bench:
 chaos:
 	CHAOS_FULL=1 $(GO) test -run TestChaos -v -count=1 -timeout 20m ./cmd/disputed
 
+## run: the stream processor; without servers configured, on in-process ones
 run:
 	$(GO) run ./cmd/disputed run
 

@@ -49,6 +49,8 @@ commands:
                                  and print the rulings and transfers as they are made
   replay [--until TIME] [FILE]   decide events from FILE (or stdin), one JSON event a line,
                                  and print the commands as JSON lines
+  bench                          measure the processor under load against the ceilings of
+                                 Kafka, Redis and JetStream on this machine
   help                           show this text
 
 Run "disputed <command> -h" for a command's flags.
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return demoCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return replayCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
