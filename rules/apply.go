@@ -140,8 +140,9 @@ func (p Policy) overLimit(s State, e Event, reason string) Decision {
 	return Decision{State: s, Commands: d.out.Commands}
 }
 
-// fire applies a fired deadline. A deadline the state no longer holds, or
-// holds with another due time, is stale and changes nothing; one fired early
+// fire applies a fired deadline. A deadline the state no longer holds, holds
+// paused, or holds with another due time, is stale: it changes no state, and
+// the decision disarms it or arms it again at its due time. One fired early
 // is armed again.
 func (p Policy) fire(s State, e Event, now time.Time) Decision {
 	i := s.timer(e.TimerID)
@@ -149,9 +150,15 @@ func (p Policy) fire(s State, e Event, now time.Time) Decision {
 		s.OrderID = e.OrderID // the order may be gone; its stale timer must still go
 		return Decision{State: s, Disarm: []string{e.TimerID}}
 	}
+	// The stores keep one entry per timer, set in the same step as the
+	// state, so these two should not come due; if one does, put the store
+	// right rather than let it come due again and again.
 	t := s.Timers[i]
-	if t.Paused || !t.At.Equal(e.Time) {
-		return Decision{State: s}
+	if t.Paused {
+		return Decision{State: s, Disarm: []string{t.ID}}
+	}
+	if !t.At.Equal(e.Time) {
+		return Decision{State: s, Arm: []Timer{t}}
 	}
 	if now.Before(t.At) {
 		return Decision{State: s, Arm: []Timer{t}}
