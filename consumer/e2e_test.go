@@ -477,29 +477,18 @@ func TestRebalanceMidStream(t *testing.T) {
 	e.kafka.Produce(context.Background(), t, st.msgs...)
 	// Small batches keep the first member busy while the second joins.
 	a := e.startBatch(t, nil, 5)
-	waitUntil(t, 10*time.Second, "the first member works", func() bool { return len(e.published(t)) > 0 })
+	testserver.WaitUntil(t, 10*time.Second, "the first member works", func() bool { return len(e.published(t)) > 0 })
 	b := e.startBatch(t, nil, 5)
-	waitUntil(t, 10*time.Second, "both members own partitions", func() bool {
+	testserver.WaitUntil(t, 10*time.Second, "both members own partitions", func() bool {
 		return len(a.k.Owned()) > 0 && len(b.k.Owned()) > 0 && len(a.k.Owned())+len(b.k.Owned()) == 4
 	})
 	if n := len(e.published(t)); n >= len(st.want) {
 		t.Fatalf("all %d commands were out before the rebalance; the test shows nothing", n)
 	}
 	a.stop(t)
-	waitUntil(t, 10*time.Second, "the second member owns every partition", func() bool { return len(b.k.Owned()) == 4 })
+	testserver.WaitUntil(t, 10*time.Second, "the second member owns every partition", func() bool { return len(b.k.Owned()) == 4 })
 	got := e.waitFor(t, len(st.want), 60*time.Second)
 	checkSame(t, got, st.want)
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestDeadLetters sends each malformed case of the contract and expects each
@@ -542,7 +531,7 @@ func TestDeadLetters(t *testing.T) {
 		t.Errorf("published %d commands, want the settlement's 3", len(got))
 	}
 	var letters []kafka.Message
-	waitUntil(t, 10*time.Second, "every dead letter arrives", func() bool {
+	testserver.WaitUntil(t, 10*time.Second, "every dead letter arrives", func() bool {
 		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
 		return len(letters) >= len(cases)
 	})
@@ -658,7 +647,7 @@ func TestRedisRestartMidStream(t *testing.T) {
 	st := replayLines(t, copies(scenarioLines(t), 3), time.Now())
 	e.kafka.Produce(context.Background(), t, st.msgs...)
 	e.startBatch(t, nil, 5)
-	waitUntil(t, 10*time.Second, "the processor works", func() bool { return len(e.published(t)) > 0 })
+	testserver.WaitUntil(t, 10*time.Second, "the processor works", func() bool { return len(e.published(t)) > 0 })
 	e.redis.Kill()
 	time.Sleep(300 * time.Millisecond)
 	e.redis.Restart()
@@ -676,13 +665,13 @@ func TestNATSOutage(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	e.startWith(t, options{reg: reg})
 	e.kafka.Produce(context.Background(), t, st.msgs...)
-	waitUntil(t, 30*time.Second, "the outbox holds every command", func() bool {
+	testserver.WaitUntil(t, 30*time.Second, "the outbox holds every command", func() bool {
 		return gathered(t, reg, "disputed_outbox_depth") >= float64(len(st.want))
 	})
 	e.nats.Restart()
 	got := e.waitFor(t, len(st.want), 60*time.Second)
 	checkSame(t, got, st.want)
-	waitUntil(t, 10*time.Second, "the outbox drains", func() bool { return gathered(t, reg, "disputed_outbox_depth") == 0 })
+	testserver.WaitUntil(t, 10*time.Second, "the outbox drains", func() bool { return gathered(t, reg, "disputed_outbox_depth") == 0 })
 }
 
 // TestLiveCrossTopicOrder writes, while the processor idles at the end of

@@ -88,7 +88,7 @@ func TestOperations(t *testing.T) {
 
 	bearer := "Bearer " + token
 	var view disputeView
-	waitUntil(t, 20*time.Second, "dispute A under review", func() bool {
+	testserver.WaitUntil(t, 20*time.Second, "dispute A under review", func() bool {
 		code, body := apiGet(t, base+"/v1/disputes/ord-a", bearer)
 		return code == 200 && json.Unmarshal([]byte(body), &view) == nil && view.Status == rules.StatusUnderReview
 	})
@@ -146,7 +146,7 @@ func TestOperations(t *testing.T) {
 
 	t.Run("reviewers' queue", func(t *testing.T) {
 		var list listView
-		waitUntil(t, 20*time.Second, "dispute C escalated", func() bool {
+		testserver.WaitUntil(t, 20*time.Second, "dispute C escalated", func() bool {
 			code, body := apiGet(t, base+"/v1/disputes?status=escalated", bearer)
 			return code == 200 && json.Unmarshal([]byte(body), &list) == nil && len(list.Items) == 1
 		})
@@ -160,7 +160,7 @@ func TestOperations(t *testing.T) {
 
 	t.Run("metrics", func(t *testing.T) {
 		var body string
-		waitUntil(t, 20*time.Second, "the dead letter is counted", func() bool {
+		testserver.WaitUntil(t, 20*time.Second, "the dead letter is counted", func() bool {
 			_, body = apiGet(t, base+"/metrics", "")
 			return strings.Contains(body, `result="dead_lettered"`)
 		})
@@ -189,7 +189,7 @@ func TestOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 		var body string
-		waitUntil(t, 20*time.Second, "the misrouted event is counted", func() bool {
+		testserver.WaitUntil(t, 20*time.Second, "the misrouted event is counted", func() bool {
 			_, body = apiGet(t, base+"/metrics", "")
 			return strings.Contains(body, "disputed_events_misrouted_total{")
 		})
@@ -263,21 +263,10 @@ func do(t *testing.T, method, url, auth, body string) (int, string) {
 
 func waitHTTP(t *testing.T, url string, want int, within time.Duration) {
 	t.Helper()
-	waitUntil(t, within, url+" answers", func() bool {
+	testserver.WaitUntil(t, within, url+" answers", func() bool {
 		code, _ := apiGet(t, url, "")
 		return code == want
 	})
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func freeAddr(t *testing.T) string {
