@@ -518,6 +518,7 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 	store := w.k.proc.Store
 	var next time.Time
 	haveNext := false
+	var counted time.Time // when the pending deadlines were last counted
 	refreshNext := func() {
 		b := newBackoff()
 		for {
@@ -526,8 +527,12 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 			w.k.metrics.storeCall("next_due", start)
 			if err == nil {
 				next, haveNext = at, ok
-				if n, err := store.PendingDeadlines(ctx, w.p); err == nil {
-					w.k.metrics.pending(w.p, n)
+				// The count is for a gauge: now and then is enough.
+				if time.Since(counted) > 5*time.Second {
+					if n, err := store.PendingDeadlines(ctx, w.p); err == nil {
+						w.k.metrics.pending(w.p, n)
+						counted = time.Now()
+					}
 				}
 				return
 			}
@@ -585,7 +590,12 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 			}
 			continue
 		}
-		res, ok := w.apply(ctx, in, applied, horizon)
+		// With no deadline pending at all, none can be due in the batch.
+		nextDue := next
+		if !haveNext {
+			nextDue = time.Unix(1<<62, 0)
+		}
+		res, retried, ok := w.apply(ctx, in, applied, horizon, nextDue)
 		if !ok {
 			return nil // shutting down: the batch is abandoned uncommitted
 		}
@@ -615,24 +625,31 @@ func (w *worker) loop(ctx context.Context, applied map[string]int64) error {
 			default:
 			}
 		}
-		refreshNext()
+		if res.Fired > 0 || res.TimerChanges > 0 || retried {
+			refreshNext()
+		}
 	}
 	return nil
 }
 
-// apply runs the processor on a batch until it succeeds. The batch in
-// flight finishes even when the generation ends; a failed one is retried
-// unless the generation ended, in which case it is abandoned, uncommitted.
-func (w *worker) apply(ctx context.Context, in []Input, applied map[string]int64, horizon time.Time) (Result, bool) {
+// apply runs the processor on a batch until it succeeds, and says whether
+// it had to retry. The batch in flight finishes even when the generation
+// ends; a failed one is retried unless the generation ended, in which case
+// it is abandoned, uncommitted. A retry reads the due deadlines afresh: a
+// conflict means someone else wrote the partition.
+func (w *worker) apply(ctx context.Context, in []Input, applied map[string]int64, horizon, nextDue time.Time) (res Result, retried, ok bool) {
 	b := newBackoff()
-	for {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			nextDue, retried = time.Time{}, true
+		}
 		start := time.Now()
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.k.cfg.BatchTimeout)
-		res, err := w.k.proc.Apply(actx, w.p, in, applied, horizon)
+		res, err := w.k.proc.Apply(actx, w.p, in, applied, horizon, nextDue)
 		cancel()
 		w.k.metrics.batchTook(time.Since(start))
 		if err == nil {
-			return res, true
+			return res, retried, true
 		}
 		cause := "other"
 		switch {
@@ -644,7 +661,7 @@ func (w *worker) apply(ctx context.Context, in []Input, applied map[string]int64
 		w.k.metrics.batchFailed(cause)
 		w.log.Warn("batch failed; retrying", "cause", cause, "err", err)
 		if !b.wait(ctx) {
-			return res, false
+			return res, retried, false
 		}
 		if cause == "conflict" {
 			// Someone else wrote this partition: take the store's word

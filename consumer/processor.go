@@ -91,6 +91,9 @@ type Result struct {
 	Commands int
 	// Fired is how many deadlines fired (stale ones included).
 	Fired int
+	// TimerChanges is how many deadlines the batch armed or disarmed: with
+	// none, and none fired, the partition's next deadline is unchanged.
+	TimerChanges int
 }
 
 // Apply applies inputs in order. Before each event, every deadline of the
@@ -99,7 +102,11 @@ type Result struct {
 // horizon fires. Inputs at or below applied (topic to offset, the store's
 // applied offsets) are skipped. The effects are saved in one atomic step
 // before Apply returns; dead letters are written before that.
-func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applied map[string]int64, horizon time.Time) (Result, error) {
+//
+// nextDue is the partition's earliest pending deadline as the caller knows
+// it, or the zero time when it does not know: when it is later than every
+// time of the batch, Apply skips reading the due deadlines from the store.
+func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applied map[string]int64, horizon, nextDue time.Time) (Result, error) {
 	res := Result{Offsets: make(map[string]int64)}
 	limit := p.DueLimit
 	if limit <= 0 {
@@ -111,11 +118,15 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 			upTo = x.Event.Time
 		}
 	}
-	start := time.Now()
-	due, err := p.Store.Due(ctx, partition, upTo, limit)
-	p.Metrics.storeCall("due", start)
-	if err != nil {
-		return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
+	var due []rules.Event
+	if nextDue.IsZero() || !nextDue.After(upTo) {
+		start := time.Now()
+		var err error
+		due, err = p.Store.Due(ctx, partition, upTo, limit)
+		p.Metrics.storeCall("due", start)
+		if err != nil {
+			return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
+		}
 	}
 	// With more deadlines due than the limit, this batch goes only as far
 	// as the last deadline read; the rest of the inputs wait.
@@ -140,7 +151,7 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 			add(x.Event.OrderID)
 		}
 	}
-	start = time.Now()
+	start := time.Now()
 	loaded, err := p.Store.Load(ctx, partition, orders)
 	p.Metrics.storeCall("load", start)
 	if err != nil {
@@ -215,6 +226,7 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 	}
 	for _, d := range b.decisions {
 		res.Commands += len(d.Commands)
+		res.TimerChanges += len(d.Arm) + len(d.Disarm)
 		p.Metrics.decided(d)
 		for _, c := range d.Commands {
 			if r, ok := c.Body.(*rules.Ruling); ok {
