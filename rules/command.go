@@ -46,8 +46,15 @@ type Command struct {
 }
 
 // Data encodes the command's body, the message payload. The encoding is
-// deterministic: the same command always gives the same bytes.
-func (c Command) Data() ([]byte, error) { return json.Marshal(c.Body) }
+// deterministic: the same command always gives the same bytes. A body that
+// is already encoded (json.RawMessage, as read back from an outbox) is
+// returned as it is.
+func (c Command) Data() ([]byte, error) {
+	if raw, ok := c.Body.(json.RawMessage); ok {
+		return raw, nil
+	}
+	return json.Marshal(c.Body)
+}
 
 // MarshalJSON encodes the command as replay prints it:
 // {"subject": ..., "data": {...}}.
