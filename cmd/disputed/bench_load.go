@@ -49,7 +49,6 @@ type storyStep struct {
 type storyOrder struct {
 	id     string
 	amount int64
-	n      int // events produced so far
 }
 
 func (o *storyOrder) eventID(step int) string { return o.id + "-" + strconv.Itoa(step) }
@@ -375,7 +374,7 @@ func (s *stories) stop() (deadlineCmds, deadlineRulings int) {
 
 // next returns the next event of a lane that is ready at now, or false.
 func (s *stories) next(now time.Time) (ev producedEvent, ok bool) {
-	for len(s.lanes) > 0 {
+	if len(s.lanes) > 0 {
 		l := s.lanes[0]
 		if l.readyAt.After(now) {
 			return ev, false

@@ -203,10 +203,3 @@ func (o *observer) samples(phase int) (latency, lateness []float64) {
 	p := &o.ph[phase]
 	return append([]float64(nil), p.latency...), append([]float64(nil), p.lateness...)
 }
-
-// resetSamples drops a phase's samples so far (a warm-up).
-func (o *observer) resetSamples(phase int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.ph[phase].latency = o.ph[phase].latency[:0]
-}
