@@ -105,19 +105,27 @@ func (r *Redis) Load(ctx context.Context, p int, orders []string) ([]rules.State
 	}
 	states := make([]rules.State, len(orders))
 	for i, cmd := range cmds {
-		vals := cmd.Val()
-		if len(vals) != 2 || vals[0] == nil {
-			continue
-		}
-		s, _ := vals[0].(string)
-		if err := json.Unmarshal([]byte(s), &states[i]); err != nil {
-			return nil, fmt.Errorf("load order %q of partition %d: decode state: %w", orders[i], p, err)
-		}
-		if v, ok := vals[1].(string); ok {
-			states[i].Version, _ = strconv.ParseInt(v, 10, 64)
+		if _, err := decodeOrder(cmd.Val(), &states[i]); err != nil {
+			return nil, fmt.Errorf("load order %q of partition %d: %w", orders[i], p, err)
 		}
 	}
 	return states, nil
+}
+
+// decodeOrder decodes an order hash's s and v fields, as HMGET returns
+// them, into st; found is false when the order is not stored.
+func decodeOrder(vals []any, st *rules.State) (found bool, err error) {
+	if len(vals) != 2 || vals[0] == nil {
+		return false, nil
+	}
+	s, _ := vals[0].(string)
+	if err := json.Unmarshal([]byte(s), st); err != nil {
+		return false, fmt.Errorf("decode state: %w", err)
+	}
+	if v, ok := vals[1].(string); ok {
+		st.Version, _ = strconv.ParseInt(v, 10, 64)
+	}
+	return true, nil
 }
 
 // Save writes the effects of a batch of decisions of partition p, in the
@@ -406,18 +414,13 @@ func (r *Redis) Find(ctx context.Context, order string, partitions int) (st rule
 		return rules.State{}, 0, false, fmt.Errorf("find order %q: %w", order, err)
 	}
 	for p, cmd := range cmds {
-		vals := cmd.Val()
-		if len(vals) != 2 || vals[0] == nil {
-			continue
+		found, err := decodeOrder(cmd.Val(), &st)
+		if err != nil {
+			return rules.State{}, 0, false, fmt.Errorf("find order %q: %w", order, err)
 		}
-		s, _ := vals[0].(string)
-		if err := json.Unmarshal([]byte(s), &st); err != nil {
-			return rules.State{}, 0, false, fmt.Errorf("find order %q: decode state: %w", order, err)
+		if found {
+			return st, p, true, nil
 		}
-		if v, ok := vals[1].(string); ok {
-			st.Version, _ = strconv.ParseInt(v, 10, 64)
-		}
-		return st, p, true, nil
 	}
 	return rules.State{}, 0, false, nil
 }
