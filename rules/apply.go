@@ -127,6 +127,7 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 		d.reject(fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
 	} else {
 		d.handle()
+		d.settle()
 	}
 	return d.finish(), nil
 }
@@ -177,6 +178,7 @@ func (p Policy) fire(s State, e Event, now time.Time) Decision {
 	case TimerCooperation:
 		d.cooperationDue()
 	}
+	d.settle()
 	return d.finish()
 }
 
@@ -231,9 +233,6 @@ func (d *decider) handle() {
 		}
 		v.Text = clip(v.Text, d.p.MaxVoucherText)
 		s.Vouchers = append(s.Vouchers, v)
-		if e.Type == TypeEvidenceSubmitted {
-			d.settle()
-		}
 	case TypeDeliverySubmitted:
 		s.Delivered = true
 		d.disarm(func(t Timer) bool { return t.Kind == TimerDelivery })
@@ -244,7 +243,6 @@ func (d *decider) handle() {
 		}
 	case TypeAssessmentRecorded:
 		s.Assessment = &Assessment{ValueRatioBP: e.Data.ValueRatioBP, ServiceCost: e.Data.ServiceCost, UnrealizedCost: e.Data.UnrealizedCost}
-		d.settle()
 	case TypeRefundWithdrawn:
 		d.refundWithdrawn()
 	case TypeSuspensionLifted:
@@ -264,10 +262,8 @@ func (d *decider) handleDispute() {
 	switch e.Type {
 	case TypeServiceTerminated:
 		s.Termination = &Termination{By: e.Data.By, Cause: e.Data.Cause, Agreed: e.Data.Agreed, At: e.Time}
-		d.settle()
 	case TypeServiceExtended:
 		s.Extension = &Extension{By: e.Data.By, Agreed: e.Data.Agreed, At: e.Time}
-		d.settle()
 	case TypeModificationRequested:
 		d.modificationRequested()
 	case TypeModificationRefused, TypeModificationDelivered, TypeModificationRejected:
@@ -382,6 +378,8 @@ func (d *decider) interventionRequested() {
 	s.Status = StatusUnderReview
 	s.Refund.InterventionBy, s.Refund.InterventionAt = e.Data.By, e.Time
 	s.Refund.Burden, s.Refund.BurdenArticle = burdenOf(s.Refund.Reason)
+	// The record or the evidence already in may decide it now; only if not
+	// does the evidence phase start.
 	d.settle()
 	if s.Status != StatusUnderReview {
 		return // the record or the evidence already decided it
@@ -504,7 +502,6 @@ func (d *decider) suspensionLifted() {
 		due = s.Refund.EvidenceDue
 	}
 	d.notice(NoticeResumed, "", due, "The suspension is lifted; the dispute and its deadlines resume with the time they had left.", articles...)
-	d.settle()
 }
 
 func (d *decider) resumeTimers() {
@@ -606,7 +603,6 @@ func (d *decider) modificationAnswered() {
 	if e.Type != TypeModificationRejected || m.Fault != "" {
 		d.disarm(func(t Timer) bool { return t.Kind == TimerModification && t.IssueID == m.IssueID })
 	}
-	d.settle()
 }
 
 func (d *decider) evidenceDue() {
@@ -652,7 +648,6 @@ func (d *decider) modificationDue(issue string) {
 		return
 	}
 	s.Modifications[i].Fault = FaultOverdue
-	d.settle()
 }
 
 func (d *decider) deliveryDue() {
@@ -663,7 +658,6 @@ func (d *decider) deliveryDue() {
 	s.DeliveryMissed = true
 	d.notice(NoticeDeadlineMissed, Customer, s.Order.DeliveryDue,
 		"The provider did not deliver the service by the agreed delivery date.", C2A4)
-	d.settle()
 }
 
 func (d *decider) cooperationDue() {
@@ -675,7 +669,6 @@ func (d *decider) cooperationDue() {
 		return
 	}
 	s.CooperationMissed = true
-	d.settle()
 }
 
 // arm sets a new deadline and returns it. While the dispute is suspended it

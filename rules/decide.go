@@ -17,11 +17,16 @@ type verdict struct {
 	reason         string
 }
 
-// settle decides whatever the record now decides. Nothing is ruled while the
+// settle re-examines the record and decides whatever it now decides. It is
+// the last step of every input (Apply and fire call it once the input's own
+// handler is done), so that no input, however it changes the order (a
+// suspension lifted, a refund request withdrawn, evidence, a fault), can
+// leave a ruling the record determines unmade. It rules nothing while the
 // dispute is suspended or after acceptance; modification faults rule at once
 // at any other stage (c2.a5); the record and the evidence decide only while
 // the platform handles the dispute itself (under review), not once it is
-// escalated to a person.
+// escalated to a person. Once the order is ruled it does nothing, so calling
+// it again is harmless.
 func (d *decider) settle() {
 	s := &d.s
 	switch s.Status {

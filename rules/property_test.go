@@ -590,6 +590,7 @@ func propCheck(t *rapid.T, events []rules.Event) [][]byte {
 		c.observe(e, cmds)
 		record(cmds)
 		propTimersAnswer(t, p, r, c, e.Time)
+		propNothingPending(t, p, r, c, fmt.Sprintf("event %d (%s %s of %s)", i, e.ID, e.Type, e.OrderID))
 	}
 	far := propT0.Add(propFar)
 	cmds, err := r.Advance(far)
@@ -600,6 +601,7 @@ func propCheck(t *rapid.T, events []rules.Event) [][]byte {
 		c.command(cmd, nil)
 	}
 	record(cmds)
+	propNothingPending(t, p, r, c, "the last deadlines")
 	c.transfersAddUp()
 
 	// Every deadline that was running has fired.
@@ -761,7 +763,10 @@ func propRulingTiming(t *rapid.T, r *rules.Ruling, before rules.Status, e *rules
 	case rules.StatusAccepted:
 		t.Fatalf("ruling %q (%s) of an order the customer had accepted (c1.s3.a2)", r.RulingID, r.Outcome)
 	case rules.StatusSuspended:
-		if e == nil || e.OrderID != r.OrderID || (e.Type != rules.TypeSettlementAgreed && e.Type != rules.TypeSuspensionLifted) {
+		// Only an event that ends the suspension can rule: the parties'
+		// settlement, a lift, or the withdrawal of the refund request,
+		// which makes the ruling the record already held back.
+		if e == nil || e.OrderID != r.OrderID || (e.Type != rules.TypeSettlementAgreed && e.Type != rules.TypeSuspensionLifted && e.Type != rules.TypeRefundWithdrawn) {
 			t.Fatalf("ruling %q (%s) while the dispute was suspended (cause %q)", r.RulingID, r.Outcome, r.Cause)
 		}
 	}
@@ -904,4 +909,21 @@ func TestPropStoredStateEqualsReplay(t *testing.T) {
 			}
 		}
 	})
+}
+
+// propNothingPending checks that no input left a ruling pending: once the
+// record of an order determines a ruling and the order is not suspended,
+// the ruling has been made (rules.md: every handler ends by re-examining the
+// record).
+func propNothingPending(t *rapid.T, p rules.Policy, r *rules.Replay, c *propChecker, after string) {
+	t.Helper()
+	for id := range c.orders {
+		s := r.State(id)
+		if s.Status == rules.StatusSuspended {
+			continue
+		}
+		if outcome, articles, ok := rules.PendingRuling(p, s); ok {
+			t.Fatalf("after %s: order %s (%s) has a ruling pending that its record determines: %s %v", after, id, s.Status, outcome, articles)
+		}
+	}
 }

@@ -21,12 +21,23 @@ const (
 	StatusRuled       Status = "ruled"        // a final ruling was made
 )
 
+// openStatuses are the statuses of an open dispute, in the order of the
+// lifecycle. OpenStatuses hands out copies; everything that lists or indexes
+// open disputes (the store's status index, the API's queue, the gauge) takes
+// them from there.
+var openStatuses = [...]Status{StatusNegotiating, StatusUnderReview, StatusEscalated, StatusSuspended}
+
+// OpenStatuses lists the statuses of an open dispute: a refund request that
+// is neither withdrawn nor finally ruled.
+func OpenStatuses() []Status { return openStatuses[:] }
+
 // Open reports whether a dispute is open: a refund request that is neither
 // withdrawn nor finally ruled.
 func (s Status) Open() bool {
-	switch s {
-	case StatusNegotiating, StatusUnderReview, StatusEscalated, StatusSuspended:
-		return true
+	for _, o := range openStatuses {
+		if s == o {
+			return true
+		}
 	}
 	return false
 }
