@@ -53,13 +53,13 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./rules
 	$(GO) run ./cmd/disputed bench --duration $(BENCH_DURATION) --redis-url $(BENCH_REDIS_URL) $(BENCH_FLAGS)
 
-## chaos: the full chaos run of the real binary (cmd/disputed/chaos_test.go):
+## chaos: the full chaos run of the real binary (internal/chaos):
 ## 3 minutes of load while processors are SIGKILLed and restarted 20 times,
 ## Redis and NATS restarted, members join and leave; JetStream must end with
 ## exactly replay's commands. CHAOS_DURATION, CHAOS_KILLS, CHAOS_SEED, ...
 ## override it; `make test` runs the short version (TestChaosShort).
 chaos:
-	CHAOS_FULL=1 $(GO) test -run TestChaos -v -count=1 -timeout 20m ./cmd/disputed
+	CHAOS_FULL=1 $(GO) test -run TestChaos -v -count=1 -timeout 20m ./internal/chaos
 
 ## run: the stream processor; without servers configured, on in-process ones
 run:
@@ -70,16 +70,17 @@ demo:
 	$(GO) run ./cmd/disputed demo
 
 ## deploy-check: the alert rules (syntax and unit tests), the Prometheus
-## config, and deploy/'s Go tests: strict decoding of the Kubernetes
-## manifests into the API types, the compose file's structure, the
-## dashboard's JSON and queries. promtool is Debian's `prometheus` package;
-## Docker and a cluster are not needed.
+## config, and deploy/'s Go tests (a module of its own, so that the
+## service's go.mod needs no Kubernetes modules): strict decoding of the
+## Kubernetes manifests into the API types, the compose file's structure,
+## the dashboard's JSON and queries. promtool is Debian's `prometheus`
+## package; Docker and a cluster are not needed.
 PROMTOOL ?= promtool
 deploy-check:
 	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
 	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
-	PROMTOOL=$(PROMTOOL) CI=$${CI:-true} $(GO) test -count=1 ./deploy/
+	cd deploy && $(GO) vet ./... && PROMTOOL=$(PROMTOOL) CI=$${CI:-true} $(GO) test -count=1 ./...
 
 clean:
 	rm -rf bin

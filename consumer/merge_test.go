@@ -8,149 +8,242 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-func TestMerger(t *testing.T) {
-	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	now := t0.Add(time.Hour)
-	at := func(topic int, id string, minutes int) Input {
-		return Input{Msg: Message{Offset: int64(minutes)}, Event: rules.Event{ID: id, Time: t0.Add(time.Duration(minutes) * time.Minute)}, src: topic}
+// The merger is pure: these tests drive it with chunks and a clock.
+
+var (
+	mt0   = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // event times
+	mNow  = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	mIdle = 3 * time.Second
+)
+
+// ev is an event of topic stamped minutes after mt0; written is its
+// broker timestamp (zero: none).
+func ev(topic int, id string, minutes int, written time.Time) Input {
+	return Input{
+		Msg:   Message{Offset: int64(minutes), Time: written},
+		Event: rules.Event{ID: id, Time: mt0.Add(time.Duration(minutes) * time.Minute)},
+		src:   topic,
 	}
-	bad := func(topic int, id string) Input {
-		return Input{Msg: Message{Key: []byte(id)}, Err: rules.ErrInvalidEvent, src: topic}
-	}
-	ids := func(in []Input) string {
-		var s []string
-		for _, x := range in {
-			if x.Err != nil {
-				s = append(s, string(x.Msg.Key))
-			} else {
-				s = append(s, x.Event.ID)
-			}
+}
+
+func bad(topic int, id string) Input {
+	return Input{Msg: Message{Key: []byte(id)}, Err: rules.ErrInvalidEvent, src: topic}
+}
+
+func ids(in []Input) string {
+	var s []string
+	for _, x := range in {
+		if x.Err != nil {
+			s = append(s, string(x.Msg.Key))
+		} else {
+			s = append(s, x.Event.ID)
 		}
-		return strings.Join(s, ",")
 	}
+	return strings.Join(s, ",")
+}
+
+// step is one moment of a merger's life: chunks arrive at `at` (offset
+// from mNow), then take and horizon are asked at the same time.
+type step struct {
+	at          time.Duration
+	chunks      []chunk
+	want        string
+	wantHorizon time.Time
+}
+
+// quiet is a fetch that found the topic at its end with nothing new.
+func quiet(topics ...int) []chunk {
+	var cs []chunk
+	for _, t := range topics {
+		cs = append(cs, chunk{topic: t, atEnd: true})
+	}
+	return cs
+}
+
+func runSteps(t *testing.T, steps []step) {
+	t.Helper()
+	m := newMerger(4, mIdle)
+	for i, s := range steps {
+		now := mNow.Add(s.at)
+		for _, c := range s.chunks {
+			c.at = now
+			m.push(c)
+		}
+		got := m.take(now, 100)
+		for _, x := range got {
+			m.applied(x)
+		}
+		if ids(got) != s.want {
+			t.Errorf("step %d (+%v): take = %q, want %q", i, s.at, ids(got), s.want)
+		}
+		if h := m.horizon(now); !h.Equal(s.wantHorizon) {
+			t.Errorf("step %d (+%v): horizon = %v, want %v", i, s.at, h, s.wantHorizon)
+		}
+	}
+}
+
+func TestMerger(t *testing.T) {
+	old := mNow.Add(-time.Hour) // a backlog written an hour ago
 	tests := []struct {
-		name        string
-		chunks      []chunk
-		want        string
-		wantHorizon time.Time
+		name  string
+		steps []step
 	}{
 		{
-			name: "earliest head first across topics",
-			chunks: []chunk{
-				{topic: 0, in: []Input{at(0, "paid", 1), at(0, "acc", 9)}, atEnd: true},
-				{topic: 1, in: []Input{at(1, "del", 5)}, atEnd: true},
-				{topic: 2, atEnd: true},
-				{topic: 3, in: []Input{at(3, "refund", 3)}, atEnd: true},
+			name: "a backlog merges in event time at once",
+			steps: []step{{
+				chunks: []chunk{
+					{topic: 0, in: []Input{ev(0, "paid", 1, old), ev(0, "acc", 9, old)}, atEnd: true},
+					{topic: 1, in: []Input{ev(1, "del", 5, old)}, atEnd: true},
+					{topic: 2, atEnd: true},
+					{topic: 3, in: []Input{ev(3, "refund", 3, old)}, atEnd: true},
+				},
+				want:        "paid,refund,del,acc",
+				wantHorizon: mNow,
+			}},
+		},
+		{
+			// The processor idled at the end of every topic; one topic's
+			// events (stamped later) arrive, the lagging topic's (stamped
+			// earlier) half the idle time after: replay's order.
+			name: "a topic lagging another by less than the idle time is waited for",
+			steps: []step{
+				{chunks: quiet(0, 1, 2, 3), wantHorizon: mNow},
+				{at: time.Minute, chunks: []chunk{{topic: 3, in: []Input{ev(3, "refund", 6, mNow.Add(time.Minute))}, atEnd: true}}},
+				{at: time.Minute + mIdle/2, chunks: append(quiet(1, 2, 3), chunk{topic: 0, in: []Input{ev(0, "paid", 1, time.Time{})}, atEnd: true})},
+				{at: time.Minute + mIdle + time.Millisecond, chunks: quiet(0, 1, 2, 3), want: "paid,refund", wantHorizon: mt0.Add(6 * time.Minute)},
+				{at: time.Minute + 2*mIdle, chunks: quiet(0, 1, 2, 3), wantHorizon: mNow.Add(time.Minute + 2*mIdle)},
 			},
-			want:        "paid,refund,del,acc",
-			wantHorizon: now,
+		},
+		{
+			name: "an event is applied once every quiet topic was seen at its end the idle time after it arrived",
+			steps: []step{
+				{chunks: append(quiet(1, 2, 3), chunk{topic: 0, in: []Input{ev(0, "paid", 1, mNow)}, atEnd: true})},
+				{at: mIdle - time.Millisecond, chunks: quiet(0, 1, 2, 3)},
+				{at: mIdle, chunks: quiet(0, 1, 2, 3), want: "paid", wantHorizon: mNow.Add(mIdle)},
+			},
+		},
+		{
+			// Records stamped by a producer with the events' own times
+			// look an hour old; they reached Kafka after the topic's
+			// previous fetch found nothing, so they are fresh.
+			name: "a record timestamp older than the topic's last empty fetch does not count",
+			steps: []step{
+				{chunks: quiet(0, 1, 2, 3), wantHorizon: mNow},
+				{at: time.Second, chunks: []chunk{{topic: 3, in: []Input{ev(3, "refund", 6, old)}, atEnd: true}}},
+				{at: time.Second + mIdle/2, chunks: quiet(0, 1, 2, 3)},
+				{at: time.Second + mIdle, chunks: quiet(0, 1, 2, 3), want: "refund", wantHorizon: mNow.Add(time.Second + mIdle)},
+			},
+		},
+		{
+			// Live traffic on one topic, none on the others: each event
+			// waits the idle time, no more, and the watermark follows the
+			// events that old.
+			name: "a quiet topic delays live events by the idle time",
+			steps: []step{
+				{chunks: append(quiet(1, 2, 3), chunk{topic: 0, in: []Input{ev(0, "a", 1, mNow)}, atEnd: true})},
+				{at: time.Second, chunks: []chunk{{topic: 0, in: []Input{ev(0, "b", 2, mNow.Add(time.Second))}, atEnd: true}}},
+				{at: mIdle, chunks: quiet(1, 2, 3), want: "a", wantHorizon: mt0.Add(1 * time.Minute)},
+				{at: mIdle + time.Second, chunks: quiet(0, 1, 2, 3), want: "b", wantHorizon: mNow.Add(mIdle + time.Second)},
+			},
 		},
 		{
 			name: "a topic not yet read holds the others back",
-			chunks: []chunk{
-				{topic: 0, in: []Input{at(0, "paid", 1)}, atEnd: true},
-				{topic: 1, atEnd: true},
-				{topic: 2, atEnd: true},
-			},
-			want:        "",
-			wantHorizon: time.Time{},
+			steps: []step{{
+				chunks: []chunk{
+					{topic: 0, in: []Input{ev(0, "paid", 1, old)}, atEnd: true},
+					{topic: 1, atEnd: true},
+					{topic: 2, atEnd: true},
+				},
+			}},
 		},
 		{
 			name: "a topic still being read holds the others back after its last event",
-			chunks: []chunk{
-				{topic: 0, in: []Input{at(0, "a", 1), at(0, "b", 7)}, atEnd: true},
-				{topic: 1, in: []Input{at(1, "c", 2)}, atEnd: false},
-				{topic: 2, atEnd: true},
-				{topic: 3, atEnd: true},
-			},
-			want:        "a,c",
-			wantHorizon: t0.Add(2 * time.Minute),
+			steps: []step{{
+				chunks: []chunk{
+					{topic: 0, in: []Input{ev(0, "a", 1, old), ev(0, "b", 7, old)}, atEnd: true},
+					{topic: 1, in: []Input{ev(1, "c", 2, old)}, atEnd: false},
+					{topic: 2, atEnd: true},
+					{topic: 3, atEnd: true},
+				},
+				want:        "a,c",
+				wantHorizon: mt0.Add(2 * time.Minute),
+			}},
 		},
 		{
 			name: "malformed messages go at once",
-			chunks: []chunk{
-				{topic: 0, in: []Input{bad(0, "x"), at(0, "paid", 1)}, atEnd: true},
-				{topic: 1, in: []Input{bad(1, "y")}, atEnd: false},
-			},
-			want:        "x,y",
-			wantHorizon: time.Time{},
+			steps: []step{{
+				chunks: []chunk{
+					{topic: 0, in: []Input{bad(0, "x"), ev(0, "paid", 1, old)}, atEnd: true},
+					{topic: 1, in: []Input{bad(1, "y")}, atEnd: false},
+				},
+				want: "x,y",
+			}},
 		},
 		{
 			name: "an event from the future waits for the clock",
-			chunks: []chunk{
-				{topic: 0, in: []Input{at(0, "early", 1), at(0, "future", 90)}, atEnd: true},
-				{topic: 1, atEnd: true},
-				{topic: 2, atEnd: true},
-				{topic: 3, atEnd: true},
-			},
-			want:        "early",
-			wantHorizon: now,
-		},
-		{
-			// The orders topic was last found empty at 0:05; a refund
-			// stamped 0:06 waits for its next fetch, which may bring the
-			// order.paid written meanwhile.
-			name: "an event after a quiet topic's last fetch waits for the next",
-			chunks: []chunk{
-				{topic: 0, atEnd: true, at: t0.Add(5 * time.Minute)},
-				{topic: 1, atEnd: true},
-				{topic: 2, atEnd: true},
-				{topic: 3, in: []Input{at(3, "before", 4), at(3, "refund", 6)}, atEnd: true},
-			},
-			want:        "before",
-			wantHorizon: t0.Add(5 * time.Minute),
+			steps: []step{{
+				chunks: []chunk{
+					{topic: 0, in: []Input{ev(0, "early", 1, old), {Msg: Message{Time: old}, Event: rules.Event{ID: "future", Time: mNow.Add(time.Minute)}}}, atEnd: true},
+					{topic: 1, atEnd: true},
+					{topic: 2, atEnd: true},
+					{topic: 3, atEnd: true},
+				},
+				want:        "early",
+				wantHorizon: mNow,
+			}},
 		},
 		{
 			name: "ties go to the topic listed first",
-			chunks: []chunk{
-				{topic: 3, in: []Input{at(3, "refund", 4)}, atEnd: true},
-				{topic: 0, in: []Input{at(0, "paid", 4)}, atEnd: true},
-				{topic: 1, atEnd: true},
-				{topic: 2, atEnd: true},
-			},
-			want:        "paid,refund",
-			wantHorizon: now,
+			steps: []step{{
+				chunks: []chunk{
+					{topic: 3, in: []Input{ev(3, "refund", 4, old)}, atEnd: true},
+					{topic: 0, in: []Input{ev(0, "paid", 4, old)}, atEnd: true},
+					{topic: 1, atEnd: true},
+					{topic: 2, atEnd: true},
+				},
+				want:        "paid,refund",
+				wantHorizon: mNow,
+			}},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := newMerger(4)
-			for _, c := range tt.chunks {
-				if c.at.IsZero() {
-					c.at = now
-				}
-				m.push(c)
-			}
-			got := m.take(now, 100)
-			for _, x := range got {
-				m.applied(x)
-			}
-			if ids(got) != tt.want {
-				t.Errorf("take = %q, want %q", ids(got), tt.want)
-			}
-			if h := m.horizon(now); !h.Equal(tt.wantHorizon) {
-				t.Errorf("horizon = %v, want %v", h, tt.wantHorizon)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, tt.steps) })
+	}
+}
+
+// A topic whose queue drained after its last fetch was taken counts only
+// once a fresher fetch says it is still at its end: what was folded since
+// may have arrived after that fetch.
+func TestMergerStaleFetchWaits(t *testing.T) {
+	m := newMerger(2, mIdle)
+	now := mNow
+	m.push(chunk{topic: 0, in: []Input{ev(0, "a", 1, now)}, atEnd: true, at: now})
+	m.push(chunk{topic: 1, atEnd: true, at: now})
+	now = now.Add(10 * time.Second)
+	m.push(chunk{topic: 1, atEnd: true, at: now})
+	// Topic 0 has a queue, so the fold goes to topic 1's fetch.
+	if got := ids(m.take(now, 10)); got != "a" {
+		t.Fatalf("take = %q, want a", got)
+	}
+	m.applied(Input{Event: rules.Event{Time: mt0.Add(time.Minute)}, src: 0})
+	// Topic 0's last fetch (at mNow) is older than what was folded.
+	if w := m.watermark(0); !w.Equal(mt0.Add(time.Minute)) {
+		t.Errorf("watermark of a topic last fetched before the fold = %v, want its last event's time", w)
+	}
+	m.push(chunk{topic: 0, atEnd: true, at: now})
+	if w := m.watermark(0); !w.Equal(now) {
+		t.Errorf("after a fresh fetch, watermark = %v, want %v", w, now)
 	}
 }
 
 func TestMergerUnread(t *testing.T) {
-	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	m := newMerger(2)
-	in := func(topic int, id string, min int) Input {
-		return Input{Event: rules.Event{ID: id, Time: t0.Add(time.Duration(min) * time.Minute)}}
-	}
-	m.push(chunk{topic: 0, in: []Input{in(0, "a", 1), in(0, "c", 3)}, atEnd: true, at: t0.Add(time.Hour)})
-	m.push(chunk{topic: 1, in: []Input{in(1, "b", 2), in(1, "d", 4)}, atEnd: true, at: t0.Add(time.Hour)})
-	got := m.take(t0.Add(time.Hour), 3) // a, b, c
-	m.unread(got[1:])                   // only a was applied
-	again := m.take(t0.Add(time.Hour), 10)
-	var ids []string
-	for _, x := range again {
-		ids = append(ids, x.Event.ID)
-	}
-	if strings.Join(ids, ",") != "b,c,d" {
-		t.Errorf("after unread: %v, want b,c,d", ids)
+	m := newMerger(2, mIdle)
+	old := mNow.Add(-time.Hour)
+	m.push(chunk{topic: 0, in: []Input{ev(0, "a", 1, old), ev(0, "c", 3, old)}, atEnd: true, at: mNow})
+	m.push(chunk{topic: 1, in: []Input{ev(1, "b", 2, old), ev(1, "d", 4, old)}, atEnd: true, at: mNow})
+	got := m.take(mNow, 3) // a, b, c
+	m.unread(got[1:])      // only a was applied
+	if again := ids(m.take(mNow, 10)); again != "b,c,d" {
+		t.Errorf("after unread: %v, want b,c,d", again)
 	}
 }

@@ -41,6 +41,7 @@ type Metrics struct {
 	rebalances       prometheus.Counter
 	partitionsOwned  prometheus.Gauge
 	commitErrors     prometheus.Counter
+	conflicts        *prometheus.CounterVec
 	storeSeconds     *prometheus.HistogramVec
 	publishSeconds   prometheus.Histogram
 }
@@ -66,6 +67,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, cause := range []string{"conflict", "dead_letter", "other"} {
 		m.batchErrors.WithLabelValues(cause)
+	}
+	for _, cause := range []string{conflictOtherOwner, conflictLostWrites, conflictReplyLost, conflictState} {
+		m.conflicts.WithLabelValues(cause)
 	}
 	return m
 }
@@ -161,6 +165,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to publish a run of outbox commands and get JetStream's acks.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}),
+		conflicts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_store_conflicts_total",
+			Help: "Saves the store refused because it no longer held what the partition's session last wrote, by cause (other_owner: another member wrote it; lost_writes: the store went back in time; reply_lost: the write landed but its answer was lost; state: an order or offset changed). The session ends and the partition is read again from the store.",
+		}, []string{"cause"}),
 		commitErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "disputed_offset_commit_errors_total",
 			Help: "Offset commits that failed (the batch is already saved; redelivery is a no-op).",
@@ -241,12 +249,23 @@ func timerKind(id string) string {
 	return "unknown"
 }
 
-func (m *Metrics) rebalanced(owned int) {
+// owned records the partitions owned after a generation was joined, or
+// none after the member left one.
+func (m *Metrics) owned(n int, joined bool) {
 	if m == nil {
 		return
 	}
-	m.rebalances.Inc()
-	m.partitionsOwned.Set(float64(owned))
+	if joined {
+		m.rebalances.Inc()
+	}
+	m.partitionsOwned.Set(float64(n))
+}
+
+func (m *Metrics) conflict(cause string) {
+	if m == nil {
+		return
+	}
+	m.conflicts.WithLabelValues(cause).Inc()
 }
 
 func (m *Metrics) setLag(topic string, p int, lag int64) {

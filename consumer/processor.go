@@ -1,75 +1,27 @@
 package consumer
 
 import (
-	"container/heap"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/disputed/disputed/rules"
 )
 
-// Store is the store of record. Calls for one partition come only from that
-// partition's owner, one at a time.
-type Store interface {
-	// Load returns the states of the orders, the zero State for unknown ones,
-	// in one round trip.
-	Load(ctx context.Context, partition int, orders []string) ([]rules.State, error)
-	// Save writes the effects of the decisions and the offsets consumed
-	// (topic to last offset) in one atomic step, or nothing and an error
-	// wrapping rules.ErrConflict when another writer got there first.
-	Save(ctx context.Context, partition int, ds []rules.Decision, offsets map[string]int64) error
-	// Offsets returns the last offset applied per topic.
-	Offsets(ctx context.Context, partition int) (map[string]int64, error)
-	// Due returns up to limit deadlines due at or before t, earliest first.
-	Due(ctx context.Context, partition int, t time.Time, limit int) ([]rules.Event, error)
-	// NextDue returns the earliest pending deadline, if any.
-	NextDue(ctx context.Context, partition int) (time.Time, bool, error)
-	// PendingDeadlines counts the deadlines armed.
-	PendingDeadlines(ctx context.Context, partition int) (int64, error)
-}
-
-// DeadLetterer sends malformed input to the dead-letter topic. It must be
-// durable when it returns: the offsets are committed after it.
-type DeadLetterer interface {
-	DeadLetter(ctx context.Context, letters ...DeadLetter) error
-}
-
-// DeadLetter is a message that could not be applied, and why.
-type DeadLetter struct {
-	Msg    Message
-	Reason string
-}
-
-// Message is one Kafka message, as read.
-type Message struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Time      time.Time // the broker's timestamp
-}
-
-// Input is a message of a partition with its decoded event, or the error
-// that makes it malformed.
-type Input struct {
-	Msg   Message
-	Event rules.Event
-	Err   error // wraps rules.ErrInvalidEvent
-
-	src int // index of the topic, for the merger
-}
-
-// Processor applies batches of one partition's inputs and fired deadlines
-// through the rules, and saves their effects. It keeps no state of its own
-// between batches: a partition can move to another Processor at any batch
-// boundary.
+// Processor applies batches of a partition's inputs, and the deadlines that
+// fall due among them, through the rules engine, and saves their effects. It
+// keeps nothing between batches but what a Session holds, so a partition can
+// move to another member at any batch boundary.
 type Processor struct {
 	Policy      rules.Policy
 	Store       Store
+	Deadlines   Deadlines
 	DeadLetters DeadLetterer
 	Metrics     *Metrics
 	Logger      *slog.Logger
@@ -78,6 +30,46 @@ type Processor struct {
 	// Now is the wall clock, for lateness metrics only. Default time.Now.
 	Now func() time.Time
 }
+
+// Session is one owner's hold on a partition: where the store of record
+// stands (its checkpoint) and the marks this owner writes. Every save must
+// present the mark of the last one, so a store that lost writes, or that
+// another owner wrote, is never built on: the session ends (ErrConflict) and
+// the partition is opened again from what the store holds. A Session is not
+// safe for concurrent use.
+type Session struct {
+	p      *Processor
+	part   int
+	cp     rules.Checkpoint
+	owner  string // prefix of every mark this session writes
+	seq    int64
+	opened string // the store's mark when the session began
+}
+
+// Open starts a session on the partition from the store's checkpoint.
+func (p *Processor) Open(ctx context.Context, partition int) (*Session, error) {
+	cp, err := p.Store.Open(ctx, partition)
+	if err != nil {
+		return nil, fmt.Errorf("open partition %d: %w", partition, err)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	return &Session{p: p, part: partition, cp: cp, owner: hex.EncodeToString(b[:]), opened: cp.Mark}, nil
+}
+
+// Applied returns the last offset applied of the topic, if any.
+func (s *Session) Applied(topic string) (int64, bool) {
+	o, ok := s.cp.Offsets[topic]
+	return o, ok
+}
+
+// NextDue returns when the partition's earliest deadline is due.
+func (s *Session) NextDue() (time.Time, bool) {
+	return s.cp.NextDue, !s.cp.NextDue.IsZero()
+}
+
+// Checkpoint returns the store's checkpoint as of the last save.
+func (s *Session) Checkpoint() rules.Checkpoint { return s.cp }
 
 // Result says what a batch did.
 type Result struct {
@@ -91,22 +83,21 @@ type Result struct {
 	Commands int
 	// Fired is how many deadlines fired (stale ones included).
 	Fired int
-	// TimerChanges is how many deadlines the batch armed or disarmed: with
-	// none, and none fired, the partition's next deadline is unchanged.
-	TimerChanges int
 }
 
 // Apply applies inputs in order. Before each event, every deadline of the
 // partition due at or before the event's time fires, earliest first, exactly
 // as `disputed replay` does; after the last, every deadline due at or before
-// horizon fires. Inputs at or below applied (topic to offset, the store's
-// applied offsets) are skipped. The effects are saved in one atomic step
-// before Apply returns; dead letters are written before that.
+// horizon fires. Inputs at or below the offsets applied are skipped. The
+// effects are saved in one atomic step before Apply returns; dead letters are
+// written before that.
 //
-// nextDue is the partition's earliest pending deadline as the caller knows
-// it, or the zero time when it does not know: when it is later than every
-// time of the batch, Apply skips reading the due deadlines from the store.
-func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applied map[string]int64, horizon, nextDue time.Time) (Result, error) {
+// An error wrapping rules.ErrConflict means the store no longer holds what
+// the session last wrote: the session is over, and the partition must be
+// opened again. Any other error leaves the session as it was: the batch may
+// be applied again.
+func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Result, error) {
+	p := s.p
 	res := Result{Offsets: make(map[string]int64)}
 	limit := p.DueLimit
 	if limit <= 0 {
@@ -119,22 +110,117 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 		}
 	}
 	var due []rules.Event
-	if nextDue.IsZero() || !nextDue.After(upTo) {
+	if next, ok := s.NextDue(); ok && !next.After(upTo) {
 		start := time.Now()
 		var err error
-		due, err = p.Store.Due(ctx, partition, upTo, limit)
+		due, err = p.Deadlines.Due(ctx, s.part, upTo, limit)
 		p.Metrics.storeCall("due", start)
 		if err != nil {
-			return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
+			return res, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
 		}
 	}
 	// With more deadlines due than the limit, this batch goes only as far
-	// as the last deadline read; the rest of the inputs wait.
+	// as the last deadline read (Due returns the whole of its instant);
+	// the rest of the inputs wait.
 	cutoff := upTo
-	if len(due) == limit {
+	if len(due) >= limit {
 		cutoff = due[len(due)-1].Time
 	}
 
+	engine, err := s.load(ctx, in, due)
+	if err != nil {
+		return res, err
+	}
+	var (
+		decisions []rules.Decision
+		letters   []DeadLetter
+		counts    []eventCount
+	)
+	keep := func(steps []rules.Step) {
+		for _, st := range steps {
+			if st.Input.Type == rules.TypeDeadline {
+				res.Fired++
+				if st.Decision.Changed {
+					p.Metrics.deadlineFired(st.Input, p.now())
+				}
+			}
+			decisions = append(decisions, st.Decision)
+		}
+	}
+	for _, x := range in {
+		if x.Err == nil && x.Event.Time.After(cutoff) {
+			break
+		}
+		res.Consumed++
+		if last, ok := s.Applied(x.Msg.Topic); ok && x.Msg.Offset <= last {
+			counts = append(counts, eventCount{x.Msg.Topic, string(x.Event.Type), resultDuplicate})
+			continue
+		}
+		res.Offsets[x.Msg.Topic] = x.Msg.Offset
+		if x.Err != nil {
+			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error()})
+			counts = append(counts, eventCount{x.Msg.Topic, "", resultDeadLetter})
+			continue
+		}
+		e := x.Event
+		steps, err := engine.Apply(e)
+		keep(steps)
+		if errors.Is(err, rules.ErrInvalidEvent) {
+			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: err.Error()})
+			counts = append(counts, eventCount{x.Msg.Topic, string(e.Type), resultDeadLetter})
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("apply %s %s to order %q: %w", e.Type, e.ID, e.OrderID, err)
+		}
+		if e.Type.Topic() != x.Msg.Topic {
+			p.Metrics.misrouted(x.Msg.Topic, string(e.Type))
+		}
+		counts = append(counts, eventCount{x.Msg.Topic, string(e.Type), decisionResult(steps[len(steps)-1].Decision)})
+	}
+	fireTo := cutoff
+	if res.Consumed == len(in) {
+		fireTo = horizon
+	}
+	steps, err := engine.FireUntil(fireTo)
+	keep(steps)
+	if err != nil {
+		return res, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+	}
+
+	if len(letters) > 0 {
+		if err := p.DeadLetters.DeadLetter(ctx, letters...); err != nil {
+			return res, fmt.Errorf("apply batch of partition %d: %w %d messages: %w", s.part, errDeadLetter, len(letters), err)
+		}
+		for _, l := range letters {
+			p.logger().Warn("dead letter", "order_id", string(l.Msg.Key), "topic", l.Msg.Topic,
+				"partition", l.Msg.Partition, "offset", l.Msg.Offset, "reason", l.Reason)
+		}
+	}
+	if err := s.save(ctx, decisions, res.Offsets); err != nil {
+		return res, err
+	}
+	for _, c := range counts {
+		p.Metrics.event(c.topic, c.typ, c.result)
+	}
+	for _, d := range decisions {
+		res.Commands += len(d.Commands)
+		p.Metrics.decided(d)
+		for _, c := range d.Commands {
+			if r, ok := c.Body.(*rules.Ruling); ok {
+				p.logger().Info("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
+					"refund_amount", r.RefundAmount, "provider_amount", r.ProviderAmount, "currency", r.Currency,
+					"articles", r.Articles, "partition", s.part)
+			}
+		}
+	}
+	return res, nil
+}
+
+// load reads the states the batch needs, those of its events and of the
+// deadlines due, in one round trip, into a fresh engine with the deadlines
+// scheduled.
+func (s *Session) load(ctx context.Context, in []Input, due []rules.Event) (*rules.Partition, error) {
 	orders := make([]string, 0, len(in)+len(due))
 	seen := make(map[string]bool)
 	add := func(o string) {
@@ -152,92 +238,99 @@ func (p *Processor) Apply(ctx context.Context, partition int, in []Input, applie
 		}
 	}
 	start := time.Now()
-	loaded, err := p.Store.Load(ctx, partition, orders)
-	p.Metrics.storeCall("load", start)
+	states, err := s.p.Store.Load(ctx, s.part, orders)
+	s.p.Metrics.storeCall("load", start)
 	if err != nil {
-		return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
+		return nil, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
 	}
-	b := batch{p: p, partition: partition, states: make(map[string]rules.State, len(orders))}
-	for i, o := range orders {
-		b.states[o] = loaded[i]
+	engine := rules.NewPartition(s.p.Policy)
+	for i, st := range states {
+		if st.OrderID == "" {
+			continue // not stored: new
+		}
+		if st.OrderID != orders[i] {
+			return nil, fmt.Errorf("apply batch of partition %d: the store returned order %q for %q", s.part, st.OrderID, orders[i])
+		}
+		engine.Put(st)
 	}
 	for _, d := range due {
-		heap.Push(&b.timers, d)
+		engine.Schedule(d.OrderID, d.TimerID, d.Time)
 	}
-
-	var letters []DeadLetter
-	for _, x := range in {
-		if x.Err == nil && x.Event.Time.After(cutoff) {
-			break
-		}
-		res.Consumed++
-		if last, ok := applied[x.Msg.Topic]; ok && x.Msg.Offset <= last {
-			p.Metrics.event(x.Msg.Topic, string(x.Event.Type), resultDuplicate)
-			continue
-		}
-		res.Offsets[x.Msg.Topic] = x.Msg.Offset
-		if x.Err != nil {
-			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error()})
-			p.Metrics.event(x.Msg.Topic, "", resultDeadLetter)
-			continue
-		}
-		e := x.Event
-		if err := b.fireUntil(e.Time); err != nil {
-			return res, err
-		}
-		d, err := p.Policy.Apply(b.states[e.OrderID], e, e.Time)
-		if errors.Is(err, rules.ErrInvalidEvent) {
-			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: err.Error()})
-			p.Metrics.event(x.Msg.Topic, string(e.Type), resultDeadLetter)
-			continue
-		}
-		if err != nil {
-			return res, fmt.Errorf("apply %s %s to order %q: %w", e.Type, e.ID, e.OrderID, err)
-		}
-		if e.Type.Topic() != x.Msg.Topic {
-			p.Metrics.misrouted(x.Msg.Topic, string(e.Type))
-		}
-		p.Metrics.event(x.Msg.Topic, string(e.Type), decisionResult(d))
-		b.keep(d)
-	}
-	if res.Consumed == len(in) {
-		if err := b.fireUntil(horizon); err != nil {
-			return res, err
-		}
-	} else if err := b.fireUntil(cutoff); err != nil {
-		return res, err
-	}
-	res.Fired = b.fired
-
-	if len(letters) > 0 {
-		if err := p.DeadLetters.DeadLetter(ctx, letters...); err != nil {
-			return res, fmt.Errorf("apply batch of partition %d: %w %d messages: %w", partition, errDeadLetter, len(letters), err)
-		}
-		for _, l := range letters {
-			p.logger().Warn("dead letter", "order_id", string(l.Msg.Key), "topic", l.Msg.Topic,
-				"partition", l.Msg.Partition, "offset", l.Msg.Offset, "reason", l.Reason)
-		}
-	}
-	start = time.Now()
-	err = p.Store.Save(ctx, partition, b.decisions, res.Offsets)
-	p.Metrics.storeCall("save", start)
-	if err != nil {
-		return res, fmt.Errorf("apply batch of partition %d: %w", partition, err)
-	}
-	for _, d := range b.decisions {
-		res.Commands += len(d.Commands)
-		res.TimerChanges += len(d.Arm) + len(d.Disarm)
-		p.Metrics.decided(d)
-		for _, c := range d.Commands {
-			if r, ok := c.Body.(*rules.Ruling); ok {
-				p.logger().Info("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
-					"refund_amount", r.RefundAmount, "provider_amount", r.ProviderAmount, "currency", r.Currency,
-					"articles", r.Articles, "partition", partition)
-			}
-		}
-	}
-	return res, nil
+	return engine, nil
 }
+
+// save writes the batch with the session's next mark. Nothing changed and
+// nothing consumed writes nothing.
+func (s *Session) save(ctx context.Context, ds []rules.Decision, offsets map[string]int64) error {
+	if len(offsets) == 0 && !changes(ds) {
+		return nil
+	}
+	mark := s.owner + ":" + strconv.FormatInt(s.seq+1, 10)
+	start := time.Now()
+	cp, err := s.p.Store.Save(ctx, s.part, rules.Batch{Decisions: ds, Offsets: offsets, Prev: s.cp.Mark, Mark: mark})
+	s.p.Metrics.storeCall("save", start)
+	if err != nil {
+		if errors.Is(err, rules.ErrConflict) {
+			s.p.Metrics.conflict(s.conflictCause(err, mark))
+		}
+		return fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+	}
+	s.seq++
+	s.cp = cp
+	return nil
+}
+
+// Conflict causes, the label values of disputed_store_conflicts_total.
+const (
+	conflictOtherOwner = "other_owner" // another member wrote the partition (a stale owner after a rebalance)
+	conflictLostWrites = "lost_writes" // the store went back before this session's own last write
+	conflictReplyLost  = "reply_lost"  // the write landed but its answer did not arrive
+	conflictState      = "state"       // an order or an offset changed under an unchanged mark
+)
+
+// conflictCause tells why a save was refused, from the mark the store holds.
+func (s *Session) conflictCause(err error, attempted string) string {
+	var mh markHolder
+	if !errors.As(err, &mh) {
+		return conflictState
+	}
+	stored := mh.StoredMark()
+	switch {
+	case stored == attempted:
+		return conflictReplyLost
+	case stored == s.cp.Mark:
+		return conflictState
+	case stored == "":
+		return conflictLostWrites
+	}
+	owner, seq := splitMark(stored)
+	if owner == s.owner {
+		return conflictLostWrites // one of ours, older than our last
+	}
+	if o, n := splitMark(s.opened); owner == o && seq <= n {
+		return conflictLostWrites // from before we opened the partition
+	}
+	return conflictOtherOwner
+}
+
+// splitMark splits a mark into its owner and sequence number.
+func splitMark(m string) (string, int64) {
+	owner, seq, _ := strings.Cut(m, ":")
+	n, _ := strconv.ParseInt(seq, 10, 64)
+	return owner, n
+}
+
+// changes reports whether any decision has something to write.
+func changes(ds []rules.Decision) bool {
+	for _, d := range ds {
+		if d.Changed || len(d.Commands) > 0 || len(d.Arm) > 0 || len(d.Disarm) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+type eventCount struct{ topic, typ, result string }
 
 func (p *Processor) logger() *slog.Logger {
 	if p.Logger == nil {
@@ -253,64 +346,4 @@ func (p *Processor) now() time.Time {
 	return p.Now()
 }
 
-// batch is the working set of one Apply: the states as the batch leaves
-// them, the deadlines known to be pending, and the decisions made.
-type batch struct {
-	p         *Processor
-	partition int
-	states    map[string]rules.State
-	timers    dueQueue
-	decisions []rules.Decision
-	fired     int
-}
-
-func (b *batch) keep(d rules.Decision) {
-	if d.Changed {
-		b.states[d.State.OrderID] = d.State
-	}
-	for _, t := range d.Arm {
-		heap.Push(&b.timers, rules.Event{Type: rules.TypeDeadline, OrderID: d.State.OrderID, TimerID: t.ID, Time: t.At})
-	}
-	b.decisions = append(b.decisions, d)
-}
-
-// fireUntil fires the pending deadlines due at or before t, earliest first.
-// A deadline disarmed earlier in the batch is stale: Apply ignores it.
-func (b *batch) fireUntil(t time.Time) error {
-	for len(b.timers) > 0 && !b.timers[0].Time.After(t) {
-		e := heap.Pop(&b.timers).(rules.Event)
-		d, err := b.p.Policy.Apply(b.states[e.OrderID], e, e.Time)
-		if err != nil {
-			return fmt.Errorf("fire deadline %s of order %q: %w", e.TimerID, e.OrderID, err)
-		}
-		b.fired++
-		if d.Changed {
-			b.p.Metrics.deadlineFired(e, b.p.now())
-		}
-		b.keep(d)
-	}
-	return nil
-}
-
-// dueQueue orders deadlines as rules.Replay does: by due time, then order,
-// then timer ID.
-type dueQueue []rules.Event
-
-func (q dueQueue) Len() int { return len(q) }
-func (q dueQueue) Less(i, j int) bool {
-	if !q[i].Time.Equal(q[j].Time) {
-		return q[i].Time.Before(q[j].Time)
-	}
-	if q[i].OrderID != q[j].OrderID {
-		return q[i].OrderID < q[j].OrderID
-	}
-	return q[i].TimerID < q[j].TimerID
-}
-func (q dueQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *dueQueue) Push(x any)   { *q = append(*q, x.(rules.Event)) }
-func (q *dueQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
-}
+var errDeadLetter = errors.New("dead letter")

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/disputed/disputed/internal/opsmetrics"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -62,6 +63,7 @@ var exported = []string{
 	"disputed_rebalances_total",
 	"disputed_redis_call_duration_seconds",
 	"disputed_rulings_total",
+	"disputed_store_conflicts_total",
 	"disputed_transfer_amount_minor_total",
 	"disputed_transfers_total",
 }
@@ -642,7 +644,7 @@ func checkMetrics(t *testing.T, where, expr string) {
 	t.Helper()
 	for _, name := range anyMetric.FindAllString(expr, -1) {
 		base := name
-		for _, s := range histogramSuffixes {
+		for _, s := range opsmetrics.HistogramSuffixes {
 			if b, ok := strings.CutSuffix(name, s); ok && exportedSet[b] {
 				base = b
 			}
@@ -872,7 +874,7 @@ func TestExportedMetrics(t *testing.T) {
 var metricLiteral = regexp.MustCompile(`^disputed_[a-z0-9_]+$`)
 
 func TestUsedMetrics(t *testing.T) {
-	used, err := UsedMetrics("..")
+	used, err := opsmetrics.UsedMetrics("..")
 	if err != nil {
 		t.Fatal(err)
 	}

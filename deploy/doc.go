@@ -8,6 +8,10 @@
 // unknown or misspelt field fails, and cross-check names: selectors, ports,
 // Secret keys, environment variables against the flags of cmd/disputed,
 // the PrometheusRule against alerts.yml, and the metrics the rules and the
-// dashboard query against the ones disputed exports. UsedMetrics lets a
-// test that scrapes a running disputed make the last check live.
+// dashboard query against the ones disputed exports (the main module's
+// internal/opsmetrics reads them, and cmd/disputed's TestOperations checks
+// them against a live /metrics).
+//
+// It is a Go module of its own, so that the service's go.mod carries none of
+// the Kubernetes modules its checks decode with.
 package deploy

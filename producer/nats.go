@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,43 +13,58 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-// Config says how commands are published.
+// Config says how commands are published. Start from DefaultConfig; a zero
+// field is filled with its default.
 type Config struct {
 	// DisputesStream takes disputes.> (rulings, notices, rejections);
-	// FinanceStream takes finance.> (transfers). Defaults DISPUTES, FINANCE.
+	// FinanceStream takes finance.> (transfers).
 	DisputesStream string
 	FinanceStream  string
 	// Duplicates is JetStream's duplicate window. A command published again
 	// after it (a long outage) is stored twice: consumers must also use
-	// command_id as their idempotency key. Default 2 minutes.
+	// command_id as their idempotency key.
 	Duplicates time.Duration
-	// Replicas of each stream. Default 1.
+	// Replicas of each stream.
 	Replicas int
-	// MaxPending bounds the publishes awaiting an ack. Default 256.
+	// MaxPending bounds the publishes awaiting an ack.
 	MaxPending int
-	// AckTimeout is how long one publish waits for its ack. Default 5s.
+	// AckTimeout is how long one publish waits for its ack.
 	AckTimeout time.Duration
 }
 
-func (c *Config) defaults() {
+// DefaultConfig returns the publisher's defaults.
+func DefaultConfig() Config {
+	return Config{
+		DisputesStream: "DISPUTES",
+		FinanceStream:  "FINANCE",
+		Duplicates:     2 * time.Minute,
+		Replicas:       1,
+		MaxPending:     256,
+		AckTimeout:     5 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.DisputesStream == "" {
-		c.DisputesStream = "DISPUTES"
+		c.DisputesStream = d.DisputesStream
 	}
 	if c.FinanceStream == "" {
-		c.FinanceStream = "FINANCE"
+		c.FinanceStream = d.FinanceStream
 	}
 	if c.Duplicates == 0 {
-		c.Duplicates = 2 * time.Minute
+		c.Duplicates = d.Duplicates
 	}
 	if c.Replicas == 0 {
-		c.Replicas = 1
+		c.Replicas = d.Replicas
 	}
 	if c.MaxPending == 0 {
-		c.MaxPending = 256
+		c.MaxPending = d.MaxPending
 	}
 	if c.AckTimeout == 0 {
-		c.AckTimeout = 5 * time.Second
+		c.AckTimeout = d.AckTimeout
 	}
+	return c
 }
 
 // NATS publishes commands to JetStream. It is safe for concurrent use.
@@ -60,7 +76,7 @@ type NATS struct {
 
 // NewNATS returns a publisher on the connection nc.
 func NewNATS(nc *nats.Conn, cfg Config) (*NATS, error) {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
 		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
@@ -117,6 +133,34 @@ func (n *NATS) Publish(ctx context.Context, cmds ...rules.Command) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// KeepStreams creates or updates the streams, retrying until it works or
+// ctx ends. Until the streams exist, publishing fails and the outboxes keep
+// the commands: deciding need not wait for NATS.
+func (n *NATS) KeepStreams(ctx context.Context, log *slog.Logger) {
+	wait := 250 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := n.EnsureStreams(cctx)
+		cancel()
+		if err == nil {
+			log.Info("streams ready")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("create streams failed; retrying", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // Ping checks that the connection is up and JetStream answers.

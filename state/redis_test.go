@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,11 +46,25 @@ func paid(order string, at time.Time, due time.Time) rules.Event {
 	}}
 }
 
+// save writes a batch as the partition's owner does: on the mark the store
+// holds, with a new one.
+func save(ctx context.Context, st *state.Redis, p int, ds []rules.Decision, offsets map[string]int64) (rules.Checkpoint, error) {
+	cp, err := st.Open(ctx, p)
+	if err != nil {
+		return cp, err
+	}
+	marks++
+	return st.Save(ctx, p, rules.Batch{Decisions: ds, Offsets: offsets, Prev: cp.Mark, Mark: fmt.Sprintf("test:%d", marks)})
+}
+
+var marks int
+
 func TestSaveLoadRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	st, _, _ := newStore(t)
 	ds := decide(t, rules.State{}, paid("o1", t0, t0.Add(48*time.Hour)))
-	if err := st.Save(ctx, 3, ds, map[string]int64{"orders": 7}); err != nil {
+	cp, err := save(ctx, st, 3, ds, map[string]int64{"orders": 7})
+	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Load(ctx, 3, []string{"o1", "unknown"})
@@ -62,13 +77,12 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if got[1].Status != rules.StatusNew || got[1].Version != 0 {
 		t.Errorf("unknown order loaded as %+v, want the zero state", got[1])
 	}
-	offs, err := st.Offsets(ctx, 3)
-	if err != nil || offs["orders"] != 7 {
-		t.Errorf("offsets = %v, %v; want orders:7", offs, err)
+	if !cp.NextDue.Equal(t0.Add(48*time.Hour)) || cp.Pending != 1 {
+		t.Errorf("saved checkpoint: next due %v, %d pending; want the delivery deadline, 1", cp.NextDue, cp.Pending)
 	}
-	next, ok, err := st.NextDue(ctx, 3)
-	if err != nil || !ok || !next.Equal(t0.Add(48*time.Hour)) {
-		t.Errorf("next due = %v %v %v; want the delivery deadline", next, ok, err)
+	open, err := st.Open(ctx, 3)
+	if err != nil || open.Offsets["orders"] != 7 || open.Mark != cp.Mark || !open.NextDue.Equal(cp.NextDue) || open.Pending != 1 {
+		t.Errorf("Open = %+v, %v; want orders:7, the saved mark %q and the delivery deadline", open, err, cp.Mark)
 	}
 	// Another partition is another key space.
 	if other, _ := st.Load(ctx, 2, []string{"o1"}); other[0].Status != rules.StatusNew {
@@ -80,30 +94,43 @@ func TestSaveConflicts(t *testing.T) {
 	ctx := context.Background()
 	st, c, _ := newStore(t)
 	first := decide(t, rules.State{}, paid("o1", t0, time.Time{}))
-	if err := st.Save(ctx, 0, first, map[string]int64{"orders": 1}); err != nil {
+	cp, err := st.Save(ctx, 0, rules.Batch{Decisions: first, Offsets: map[string]int64{"orders": 1}, Mark: "a:1"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name    string
-		ds      []rules.Decision
-		offsets map[string]int64
+		name       string
+		ds         []rules.Decision
+		offsets    map[string]int64
+		prev       string
+		storedMark string // what the conflict must report
 	}{
-		{"stale version", decide(t, rules.State{}, paid("o1", t0, time.Time{})), nil},
-		{"offset already applied", nil, map[string]int64{"orders": 1}},
-		{"offset below applied", nil, map[string]int64{"orders": 0}},
+		{"stale version", decide(t, rules.State{}, paid("o1", t0, time.Time{})), nil, cp.Mark, "a:1"},
+		{"offset already applied", nil, map[string]int64{"orders": 1}, cp.Mark, "a:1"},
+		{"offset below applied", nil, map[string]int64{"orders": 0}, cp.Mark, "a:1"},
+		{"another owner's mark", nil, map[string]int64{"orders": 5}, "b:7", "a:1"},
+		{"a mark the store never had", nil, map[string]int64{"orders": 5}, "a:2", "a:1"},
+		{"no mark, the store has one", nil, map[string]int64{"orders": 5}, "", "a:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := c.Keys(ctx, "test:*").Result()
-			err := st.Save(ctx, 0, tt.ds, tt.offsets)
+			_, err := st.Save(ctx, 0, rules.Batch{Decisions: tt.ds, Offsets: tt.offsets, Prev: tt.prev, Mark: "x:1"})
 			if !errors.Is(err, rules.ErrConflict) {
 				t.Fatalf("Save = %v, want ErrConflict", err)
+			}
+			var ce *state.ConflictError
+			if !errors.As(err, &ce) || ce.StoredMark() != tt.storedMark {
+				t.Errorf("conflict %v tells the stored mark %q, want %q", err, ce.StoredMark(), tt.storedMark)
 			}
 			after, _ := c.Keys(ctx, "test:*").Result()
 			if len(before) != len(after) {
 				t.Errorf("a refused save wrote keys: %v -> %v", before, after)
 			}
 		})
+	}
+	if cp, _ := st.Open(ctx, 0); cp.Mark != "a:1" || cp.Offsets["orders"] != 1 {
+		t.Errorf("after refused saves the checkpoint is %+v, want mark a:1 and orders:1", cp)
 	}
 	loaded, _ := st.Load(ctx, 0, []string{"o1"})
 	if loaded[0].Version != 1 {
@@ -120,7 +147,7 @@ func TestTimersNetChangesAndDueOrder(t *testing.T) {
 	ds = append(ds, decide(t, rules.State{}, paid("a", t0, t0.Add(time.Hour)))...)
 	ds = append(ds, decide(t, rules.State{}, paid("c", t0, t0.Add(2*time.Hour)),
 		rules.Event{ID: "c-del", Type: rules.TypeDeliverySubmitted, Time: t0, OrderID: "c"})...)
-	if err := st.Save(ctx, 1, ds, nil); err != nil {
+	if _, err := save(ctx, st, 1, ds, nil); err != nil {
 		t.Fatal(err)
 	}
 	due, err := st.Due(ctx, 1, t0.Add(3*time.Hour), 10)
@@ -135,20 +162,22 @@ func TestTimersNetChangesAndDueOrder(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("due = %v, want %v", got, want)
 	}
-	if n, _ := st.PendingDeadlines(ctx, 1); n != 2 {
-		t.Errorf("pending = %d, want 2", n)
+	if cp, _ := st.Open(ctx, 1); cp.Pending != 2 {
+		t.Errorf("pending = %d, want 2", cp.Pending)
 	}
-	if due, _ := st.Due(ctx, 1, t0.Add(3*time.Hour), 1); len(due) != 1 || due[0].OrderID != "a" {
-		t.Errorf("limit 1 gave %v, want a's deadline only", due)
+	// A limit never splits an instant: both deadlines of 11:00 come.
+	if due, _ := st.Due(ctx, 1, t0.Add(3*time.Hour), 1); len(due) != 2 {
+		t.Errorf("limit 1 gave %v, want both deadlines due at 11:00", due)
 	}
 	// Firing a's deadline through the engine removes it.
 	loaded, _ := st.Load(ctx, 1, []string{"a"})
 	fired := decide(t, loaded[0], due[0])
-	if err := st.Save(ctx, 1, fired, nil); err != nil {
+	cp, err := save(ctx, st, 1, fired, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.PendingDeadlines(ctx, 1); n != 1 {
-		t.Errorf("pending after firing = %d, want 1", n)
+	if cp.Pending != 1 || !cp.NextDue.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after firing: %d pending, next due %v; want b's deadline", cp.Pending, cp.NextDue)
 	}
 }
 
@@ -161,14 +190,14 @@ func TestOutboxAckOnlyWhatWasPublished(t *testing.T) {
 		{ID: "s", Type: rules.TypeSettlementAgreed, Time: t0, OrderID: "o1", Data: rules.Data{RefundAmount: 400}},
 	}
 	ds := append(s, decide(t, s[0].State, refund...)...)
-	if err := st.Save(ctx, 0, ds, nil); err != nil {
+	if _, err := save(ctx, st, 0, ds, nil); err != nil {
 		t.Fatal(err)
 	}
-	cmds, oldest, err := st.Outbox(ctx, 0, 10)
+	cmds, oldest, depth, err := st.Outbox(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cmds) != 3 || !oldest.Equal(t0) {
+	if len(cmds) != 3 || !oldest.Equal(t0) || depth != 3 {
 		t.Fatalf("outbox has %d commands (oldest %v), want ruling and two transfers", len(cmds), oldest)
 	}
 	// The body comes back byte for byte as the engine encoded it.
@@ -184,12 +213,9 @@ func TestOutboxAckOnlyWhatWasPublished(t *testing.T) {
 	if err := st.Ack(ctx, 0, []string{cmds[0].ID, cmds[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	left, _, _ := st.Outbox(ctx, 0, 10)
-	if len(left) != 1 || left[0].ID != cmds[2].ID {
-		t.Errorf("outbox after acks = %v, want only %s", ids(left), cmds[2].ID)
-	}
-	if n, _ := st.OutboxLen(ctx, 0); n != 1 {
-		t.Errorf("outbox length = %d, want 1", n)
+	left, _, depth, _ := st.Outbox(ctx, 0, 10)
+	if len(left) != 1 || left[0].ID != cmds[2].ID || depth != 1 {
+		t.Errorf("outbox after acks = %v (depth %d), want only %s", ids(left), depth, cmds[2].ID)
 	}
 }
 
@@ -199,7 +225,7 @@ func TestClosedOrdersExpireOpenOnesDoNot(t *testing.T) {
 	open := decide(t, rules.State{}, paid("open", t0, time.Time{}))
 	closed := decide(t, rules.State{}, paid("closed", t0, time.Time{}),
 		rules.Event{ID: "acc", Type: rules.TypeOrderAccepted, Time: t0, OrderID: "closed"})
-	if err := st.Save(ctx, 0, append(open, closed...), nil); err != nil {
+	if _, err := save(ctx, st, 0, append(open, closed...), nil); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := c.Keys(ctx, "test:*order*").Result()
@@ -218,12 +244,12 @@ func TestKeysShareThePartitionHashTag(t *testing.T) {
 	ctx := context.Background()
 	st, c, _ := newStore(t)
 	ds := decide(t, rules.State{}, paid("o1", t0, t0.Add(time.Hour)))
-	if err := st.Save(ctx, 5, ds, map[string]int64{"orders": 0}); err != nil {
+	if _, err := save(ctx, st, 5, ds, map[string]int64{"orders": 0}); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := c.Keys(ctx, "test:*").Result()
-	if len(keys) != 3 {
-		t.Errorf("keys = %v, want order, timers, offsets", keys)
+	if len(keys) != 4 {
+		t.Errorf("keys = %v, want order, timers, offsets, meta", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "test:{5}:") {
@@ -236,7 +262,7 @@ func TestUnchangedBatchWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	st, c, _ := newStore(t)
 	ds := decide(t, rules.State{}, paid("o1", t0, time.Time{}))
-	if err := st.Save(ctx, 0, ds, nil); err != nil {
+	if _, err := save(ctx, st, 0, ds, nil); err != nil {
 		t.Fatal(err)
 	}
 	loaded, _ := st.Load(ctx, 0, []string{"o1"})
@@ -244,7 +270,7 @@ func TestUnchangedBatchWritesNothing(t *testing.T) {
 	if dup[0].Changed {
 		t.Fatal("a repeated event changed the state")
 	}
-	if err := st.Save(ctx, 0, dup, nil); err != nil {
+	if _, err := save(ctx, st, 0, dup, nil); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := c.HGet(ctx, "test:{0}:order:o1", "v").Result()
@@ -257,7 +283,7 @@ func TestDataSurvivesRedisRestart(t *testing.T) {
 	ctx := context.Background()
 	st, _, srv := newStore(t)
 	ds := decide(t, rules.State{}, paid("o1", t0, t0.Add(time.Hour)))
-	if err := st.Save(ctx, 0, ds, map[string]int64{"orders": 3}); err != nil {
+	if _, err := save(ctx, st, 0, ds, map[string]int64{"orders": 3}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Restart()
@@ -268,8 +294,8 @@ func TestDataSurvivesRedisRestart(t *testing.T) {
 	if loaded[0].Version != 1 {
 		t.Errorf("after restart version = %d, want 1", loaded[0].Version)
 	}
-	if n, _ := st.PendingDeadlines(ctx, 0); n != 1 {
-		t.Errorf("after restart %d deadlines pending, want 1", n)
+	if cp, _ := st.Open(ctx, 0); cp.Pending != 1 || cp.Offsets["orders"] != 3 {
+		t.Errorf("after restart the checkpoint is %+v, want 1 deadline pending and orders:3", cp)
 	}
 }
 
@@ -283,20 +309,26 @@ func ids(cmds []rules.Command) []string {
 
 func TestStatusIndexFindAndList(t *testing.T) {
 	ctx := context.Background()
-	st, _, _ := newStore(t)
+	st, c, _ := newStore(t)
 	refund := func(order string) rules.Event {
 		return rules.Event{ID: order + "-r", Type: rules.TypeRefundRequested, Time: t0, OrderID: order, Data: rules.Data{Reason: rules.ReasonQuality}}
 	}
-	// Five disputes negotiating over two partitions; one of them settles.
+	// Five disputes negotiating over two partitions, a millisecond apart;
+	// one of them settles.
+	partitionOf := map[string]int{}
+	now := t0
+	st = state.NewRedis(c, state.Config{Prefix: "test", Retention: time.Hour, Now: func() time.Time { return now }})
 	for i, o := range []string{"a", "b", "c", "d", "e"} {
+		now = now.Add(time.Millisecond)
+		partitionOf[o] = i % 2
 		ds := decide(t, rules.State{}, paid(o, t0, time.Time{}), refund(o))
-		if err := st.Save(ctx, i%2, ds, nil); err != nil {
+		if _, err := save(ctx, st, i%2, ds, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	loaded, _ := st.Load(ctx, 0, []string{"c"})
 	settled := decide(t, loaded[0], rules.Event{ID: "c-s", Type: rules.TypeSettlementAgreed, Time: t0, OrderID: "c", Data: rules.Data{RefundAmount: 10}})
-	if err := st.Save(ctx, 0, settled, nil); err != nil {
+	if _, err := save(ctx, st, 0, settled, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -315,25 +347,35 @@ func TestStatusIndexFindAndList(t *testing.T) {
 	var all []string
 	cursor := ""
 	for page := 0; page < 10; page++ {
-		items, next, err := st.List(ctx, rules.StatusNegotiating, 2, cursor, 3)
+		items, next, err := st.List(ctx, []rules.Status{rules.StatusNegotiating}, 2, cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(items) > 2 {
+			t.Fatalf("page of %d items, limit 2", len(items))
+		}
 		for _, it := range items {
-			all = append(all, it.State.OrderID)
+			if it.Status != rules.StatusNegotiating || it.Amount != 1000 || it.Reason != rules.ReasonQuality || it.Partition != partitionOf[it.OrderID] || it.Since.IsZero() {
+				t.Errorf("summary %+v", it)
+			}
+			all = append(all, it.OrderID)
 		}
 		if next == "" {
 			break
 		}
 		cursor = next
 	}
-	if strings.Join(all, ",") != "a,e,b,d" {
-		t.Errorf("listed %v, want a,e (partition 0) then b,d (partition 1)", all)
+	// Oldest first across the partitions: the orders took the status in
+	// the order a, b, d, e (c settled).
+	if strings.Join(all, ",") != "a,b,d,e" {
+		t.Errorf("listed %v, want a,b,d,e", all)
 	}
-	if _, _, err := st.List(ctx, rules.StatusRuled, 2, "", 3); err == nil {
+	if _, _, err := st.List(ctx, []rules.Status{rules.StatusRuled}, 2, "", 3); err == nil {
 		t.Error("List of a closed status did not fail")
 	}
-	if _, _, err := st.List(ctx, rules.StatusNegotiating, 2, "x", 3); err == nil {
-		t.Error("List with a bad cursor did not fail")
+	for _, bad := range []string{"x", "12:", "1e400:a", ":a", "1:a|b"} {
+		if _, _, err := st.List(ctx, []rules.Status{rules.StatusNegotiating}, 2, bad, 3); !errors.Is(err, rules.ErrBadCursor) {
+			t.Errorf("List with cursor %q = %v, want ErrBadCursor", bad, err)
+		}
 	}
 }

@@ -4,45 +4,60 @@
 -- KEYS[1] deadlines (sorted set, member "order|timer", score due ms)
 -- KEYS[2] outbox (list of "<command id>\n<written ms>\n<json entry>")
 -- KEYS[3] applied offsets (hash topic -> offset)
--- KEYS[4..7] the open disputes by status (sorted sets, member order ID,
---   score ms it took the status): negotiating, under_review, escalated,
---   suspended
--- KEYS[8..] the orders of the batch (hash: s = state JSON, v = version,
---   st = status)
+-- KEYS[4] meta (hash: m = the mark of the last write)
+-- KEYS[5 .. 4+k] the open disputes by status (sorted sets, member order ID,
+--   score when it took the status, ms * 1000 + place in the batch), one per
+--   open status named in ARGV
+-- KEYS[5+k ..] the orders of the batch (hash: s = state, v = version,
+--   st = status, q = the queue summary while open)
 --
--- ARGV: n orders, m offsets, retention ms, now ms,
+-- ARGV: n orders, m offsets, retention ms, now ms, prev mark, new mark,
+--   k open statuses, then the k status names,
 --   then per order: order ID, loaded version, new state ("" = unchanged),
---   closed (1/0), new status,
+--   closed (1/0), new status, summary ("" when not open),
 --   then per offset: topic, offset,
 --   then t, and per deadline change: "a"|"d", member, score,
 --   then the outbox entries.
 --
--- Returns {1, 0} when written, {0, i} when order i changed since it was
--- loaded, {2, j} when offset j is already applied. Everything is checked
--- before anything is written, so a refusal writes nothing.
-local index = {negotiating = KEYS[4], under_review = KEYS[5], escalated = KEYS[6], suspended = KEYS[7]}
-local first = 8
+-- Returns {1, next due ms or "", deadlines pending} when written;
+-- {0, i} when order i changed since it was loaded, {2, j} when offset j is
+-- already applied, {3, mark} when the partition's mark is not prev (another
+-- owner wrote it, or the store lost writes). Everything is checked before
+-- anything is written, so a refusal writes nothing.
 local n, m, ttl, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local i = 5
-for k = 1, n do
-  local v = tonumber(redis.call('HGET', KEYS[first + k - 1], 'v') or '0')
-  if v ~= tonumber(ARGV[i + 1]) then return {0, k} end
-  i = i + 5
+local prev, mark, k = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local index = {}
+for x = 1, k do index[ARGV[7 + x]] = KEYS[4 + x] end
+local first = 5 + k
+local per = 6
+
+local stored = redis.call('HGET', KEYS[4], 'm') or ''
+if stored ~= prev then return {3, stored} end
+local i = 8 + k
+for x = 1, n do
+  local v = tonumber(redis.call('HGET', KEYS[first + x - 1], 'v') or '0')
+  if v ~= tonumber(ARGV[i + 1]) then return {0, x} end
+  i = i + per
 end
 local j = i
-for k = 1, m do
+for x = 1, m do
   local cur = tonumber(redis.call('HGET', KEYS[3], ARGV[j]) or '-1')
-  if tonumber(ARGV[j + 1]) <= cur then return {2, k} end
+  if tonumber(ARGV[j + 1]) <= cur then return {2, x} end
   j = j + 2
 end
 
-i = 5
-for k = 1, n do
-  local order, s, status = ARGV[i], ARGV[i + 2], ARGV[i + 4]
+i = 8 + k
+for x = 1, n do
+  local order, s, status, sum = ARGV[i], ARGV[i + 2], ARGV[i + 4], ARGV[i + 5]
   if s ~= '' then
-    local key = KEYS[first + k - 1]
+    local key = KEYS[first + x - 1]
     local old = redis.call('HGET', key, 'st') or ''
     redis.call('HSET', key, 's', s, 'v', tonumber(ARGV[i + 1]) + 1, 'st', status)
+    if sum ~= '' then
+      redis.call('HSET', key, 'q', sum)
+    else
+      redis.call('HDEL', key, 'q')
+    end
     if ARGV[i + 3] == '1' and ttl > 0 then
       redis.call('PEXPIRE', key, ttl)
     else
@@ -50,18 +65,21 @@ for k = 1, n do
     end
     if old ~= status then
       if index[old] then redis.call('ZREM', index[old], order) end
-      if index[status] then redis.call('ZADD', index[status], now, order) end
+      -- The score is when it took the status, in ms, times 1000, plus its
+      -- place in the batch: the reviewers' queue keeps one batch's orders
+      -- in order, and rarely sees a tie.
+      if index[status] then redis.call('ZADD', index[status], now .. string.format('%03d', x % 1000), order) end
     end
   end
-  i = i + 5
+  i = i + per
 end
-for k = 1, m do
+for x = 1, m do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
 local t = tonumber(ARGV[i])
 i = i + 1
-for k = 1, t do
+for x = 1, t do
   if ARGV[i] == 'a' then
     redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 1])
   else
@@ -75,4 +93,8 @@ while i <= #ARGV do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, last))
   i = last + 1
 end
-return {1, 0}
+redis.call('HSET', KEYS[4], 'm', mark)
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local due = ''
+if head[2] then due = head[2] end
+return {1, due, redis.call('ZCARD', KEYS[1])}

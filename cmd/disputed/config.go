@@ -16,7 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/producer"
 	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/state"
 )
 
 // Config is everything `disputed run` and `disputed demo` are told, from
@@ -36,7 +38,10 @@ type Config struct {
 	// Retention of closed orders in Redis.
 	Retention time.Duration
 	// Skew: events stamped further ahead of the clock are malformed.
-	Skew          time.Duration
+	Skew time.Duration
+	// Idle: how long a topic read to its end holds the partition's event
+	// time back for events of other topics still on their way.
+	Idle          time.Duration
 	MaxBatch      int
 	ShutdownGrace time.Duration
 	LogFormat     string // text or json
@@ -97,40 +102,34 @@ type TLSFiles struct {
 	CA, Cert, Key string
 }
 
-// SASL mechanisms a Kafka client can authenticate with.
-const (
-	saslPlain       = "plain"
-	saslSCRAMSHA256 = "scram-sha-256"
-	saslSCRAMSHA512 = "scram-sha-512"
-)
-
-// defaultConfig holds the defaults that flags and environment override.
+// defaultConfig holds the defaults that flags and environment override:
+// each package's own, and the few that are cmd's (the HTTP listener,
+// shutdown, logging).
 func defaultConfig() Config {
+	cc, sc, pc := consumer.DefaultConfig(), state.DefaultConfig(), producer.DefaultConfig()
 	return Config{
 		Kafka: KafkaConfig{
-			Group: "disputed",
-			Topics: consumer.Topics{
-				Orders: rules.TopicOrders, Deliveries: rules.TopicDeliveries,
-				Chats: rules.TopicChats, RefundRequests: rules.TopicRefundRequests,
-			},
-			DLQTopic:          "disputes.dlq",
-			HeartbeatInterval: time.Second,
-			SessionTimeout:    10 * time.Second,
-			RebalanceTimeout:  10 * time.Second,
+			Group:             cc.Group,
+			Topics:            cc.Topics,
+			DLQTopic:          cc.DeadLetterTopic,
+			HeartbeatInterval: cc.HeartbeatInterval,
+			SessionTimeout:    cc.SessionTimeout,
+			RebalanceTimeout:  cc.RebalanceTimeout,
 		},
-		Redis: RedisConfig{Prefix: "disputed"},
+		Redis: RedisConfig{Prefix: sc.Prefix},
 		NATS: NATSConfig{
 			CreateStreams:  true,
-			DisputesStream: "DISPUTES",
-			FinanceStream:  "FINANCE",
-			Duplicates:     2 * time.Minute,
-			Replicas:       1,
+			DisputesStream: pc.DisputesStream,
+			FinanceStream:  pc.FinanceStream,
+			Duplicates:     pc.Duplicates,
+			Replicas:       pc.Replicas,
 		},
 		Policy:        rules.DefaultPolicy(),
 		HTTPAddr:      ":8080",
-		Retention:     90 * 24 * time.Hour,
-		Skew:          5 * time.Minute,
-		MaxBatch:      500,
+		Retention:     sc.Retention,
+		Skew:          cc.Skew,
+		Idle:          cc.Idle,
+		MaxBatch:      cc.MaxBatch,
 		ShutdownGrace: 15 * time.Second,
 		LogFormat:     "text",
 		LogLevel:      "info",
@@ -227,6 +226,7 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	e.secret(fs, &c.APIToken, "api-token", getenv, "bearer `token` of the /v1 inspection API")
 	dur(&c.Retention, "retention", "how long a closed order is kept in Redis")
 	dur(&c.Skew, "skew", "an event stamped further ahead of the clock is malformed")
+	dur(&c.Idle, "idle", "how long a topic read to its end holds back the partition's event time (and its deadlines) for events of other topics still on their way")
 	e.int(fs, &c.MaxBatch, "max-batch", getenv, "most events applied in one atomic step")
 	dur(&c.ShutdownGrace, "shutdown-grace", "time to finish in-flight work on SIGTERM")
 	str(&c.LogFormat, "log-format", "log `format`: text or json")
@@ -351,6 +351,7 @@ func (c Config) Validate() error {
 	}
 	positive("retention", c.Retention, bad)
 	positive("skew", c.Skew, bad)
+	positive("idle", c.Idle, bad)
 	positive("shutdown-grace", c.ShutdownGrace, bad)
 	if c.MaxBatch <= 0 || c.MaxBatch > 100_000 {
 		bad("max-batch", "%d: must be between 1 and 100000", c.MaxBatch)
@@ -433,7 +434,7 @@ func (k KafkaConfig) validate(bad func(string, string, ...any)) {
 		if k.SASLUser != "" || k.SASLPassword != "" {
 			bad("kafka-sasl-mechanism", "must be set when a SASL user or password is given")
 		}
-	case saslPlain, saslSCRAMSHA256, saslSCRAMSHA512:
+	case consumer.SASLPlain, consumer.SASLSCRAMSHA256, consumer.SASLSCRAMSHA512:
 		if k.SASLUser == "" {
 			bad("kafka-sasl-user", "required by --kafka-sasl-mechanism %s", k.SASLMechanism)
 		}

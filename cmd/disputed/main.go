@@ -8,11 +8,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/disputed/disputed/internal/bench"
 )
 
 func main() {
@@ -33,10 +37,25 @@ var errReported = errors.New("reported")
 var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) {
+	if errors.Is(err, errUsage) || errors.Is(err, bench.ErrUsage) {
 		return 2
 	}
 	return 1
+}
+
+// buildVersion is stamped at link time (-ldflags "-X main.buildVersion=v1.2.3",
+// as the Makefile and the Dockerfile do); otherwise version falls back to
+// the module version go build recorded.
+var buildVersion string
+
+func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "unknown"
 }
 
 const usage = `usage: disputed <command> [flags]
@@ -71,7 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "replay":
 		return replayCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "bench":
-		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
+		err := bench.Main(ctx, args[1:], stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -14,12 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/disputed/disputed/internal/scenario"
 	"github.com/disputed/disputed/rules"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/scenarios")
-
-const scenarioDir = "testdata/scenarios"
+var update = flag.Bool("update", false, "rewrite the golden files of internal/scenario/stories")
 
 // noEnv is an environment with nothing set, so the machine's DISPUTED_*
 // variables cannot change a golden.
@@ -51,39 +50,35 @@ func runCLI(t *testing.T, ctx context.Context, args []string, getenv func(string
 	return r
 }
 
-// scenario is one NAME.jsonl of testdata/scenarios with its goldens.
-type scenario struct {
+// storyCase is one story of internal/scenario with its goldens on disk.
+type storyCase struct {
 	name string
 	file string   // NAME.jsonl
 	args []string // from NAME.args, before the file
 }
 
-func (s scenario) path(ext string) string {
-	return filepath.Join(scenarioDir, s.name+ext)
+func (s storyCase) path(ext string) string {
+	return filepath.Join(storyDir, s.name+ext)
 }
 
-func (s scenario) cmdline() []string {
+func (s storyCase) cmdline() []string {
 	return append(append([]string{"replay"}, s.args...), s.file)
 }
 
-func scenarios(t *testing.T) []scenario {
+var storyDir = scenario.Dir()
+
+func scenarios(t *testing.T) []storyCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(scenarioDir, "*.jsonl"))
+	all, err := scenario.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 16 {
-		t.Fatalf("found %d scenarios in %s, want at least 16", len(files), scenarioDir)
+	if len(all) < 16 {
+		t.Fatalf("found %d scenarios in %s, want at least 16", len(all), storyDir)
 	}
-	var out []scenario
-	for _, f := range files {
-		s := scenario{name: strings.TrimSuffix(filepath.Base(f), ".jsonl"), file: f}
-		if b, err := os.ReadFile(s.path(".args")); err == nil {
-			s.args = strings.Fields(string(b))
-		} else if !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-		out = append(out, s)
+	var out []storyCase
+	for _, s := range all {
+		out = append(out, storyCase{name: s.Name, file: s.File(), args: s.Args})
 	}
 	return out
 }
@@ -289,7 +284,7 @@ func TestBinaryMalformedLines(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	s := scenario{name: "malformed_lines", file: filepath.Join(scenarioDir, "malformed_lines.jsonl")}
+	s := storyCase{name: "malformed_lines", file: filepath.Join(storyDir, "malformed_lines.jsonl")}
 	cmd := exec.CommandContext(t.Context(), bin, s.cmdline()...)
 	cmd.Env = []string{} // no DISPUTED_* settings from the machine
 	var out, errOut bytes.Buffer

@@ -2,43 +2,22 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
+	"github.com/disputed/disputed/internal/testserver"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/disputed/disputed/rules"
 )
 
-// syncBuffer is a bytes.Buffer the service's goroutines write while the
-// test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is what the service writes its log to while the test reads.
+type syncBuffer struct{ testserver.Buffer }
 
 // logLines returns the JSON log lines written so far.
 func (s *syncBuffer) logLines() []map[string]any {
@@ -192,92 +171,6 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output has no %q", want)
 		}
-	}
-}
-
-// TestDemoStories replays the embedded stories offline with the demo's
-// policy: each must end with one final ruling, as the demo waits for.
-func TestDemoStories(t *testing.T) {
-	stories, err := loadStories(demoStories)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := rules.DefaultPolicy()
-	p.EvidenceWindow, p.ModificationWindow = 3*time.Second, 3*time.Second
-	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := rules.NewReplay(p)
-	var cmds []rules.Command
-	for _, e := range timeline(stories) {
-		b, err := e.stamp(start)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := rules.Decode(b)
-		if err != nil {
-			t.Fatalf("%s of %s: %v", e.typ, e.order, err)
-		}
-		cs, err := r.Apply(ev)
-		if err != nil {
-			t.Fatalf("%s of %s: %v", e.typ, e.order, err)
-		}
-		cmds = append(cmds, cs...)
-	}
-	cs, err := r.Advance(start.Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds = append(cmds, cs...)
-	final := make(map[string]int)
-	for _, c := range cmds {
-		if rl, ok := c.Body.(*rules.Ruling); ok && rl.Outcome != rules.Escalated {
-			final[rl.OrderID]++
-		}
-	}
-	for _, s := range stories {
-		if final[s.order] != 1 {
-			t.Errorf("%s (%s): %d final rulings, want 1", s.order, s.title, final[s.order])
-		}
-	}
-}
-
-func TestParseStory(t *testing.T) {
-	fsys := fstest.MapFS{
-		"demo/bad.jsonl": {Data: []byte("# t\n" + `{"type":"order.paid","time":"yesterday","subject":"o"}` + "\n")},
-	}
-	if _, err := loadStories(fsys); err == nil || !strings.Contains(err.Error(), `time "yesterday"`) {
-		t.Errorf("loadStories = %v, want an error about the time offset", err)
-	}
-}
-
-func TestReadiness(t *testing.T) {
-	ready := &readiness{
-		joined: func() bool { return false },
-		checks: map[string]func(context.Context) error{
-			"redis": func(context.Context) error { return nil },
-			"nats":  func(context.Context) error { return errors.New("nats: CONNECTING") },
-		},
-	}
-	rec := httptest.NewRecorder()
-	ready.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("code = %d, want 503", rec.Code)
-	}
-	var body struct {
-		NotReady map[string]string `json:"not_ready"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		t.Fatalf("body %q: %v", rec.Body.String(), err)
-	}
-	if body.NotReady["nats"] != "nats: CONNECTING" || body.NotReady["kafka"] == "" || body.NotReady["redis"] != "" {
-		t.Errorf("not_ready = %v", body.NotReady)
-	}
-
-	ready.joined = func() bool { return true }
-	ready.checks["nats"] = func(context.Context) error { return nil }
-	rec = httptest.NewRecorder()
-	ready.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-	if rec.Code != http.StatusOK {
-		t.Errorf("code = %d, want 200", rec.Code)
 	}
 }
 

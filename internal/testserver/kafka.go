@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/disputed/disputed/internal/embedded"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -19,15 +20,10 @@ type Kafka struct {
 // given partitions; it is closed when the test ends.
 func StartKafka(t testing.TB, partitions int, topics ...string) *Kafka {
 	t.Helper()
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.SeedTopics(int32(partitions), topics...),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond),
-		// Room for the oversized messages tests send on purpose.
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "8388608"}),
-	)
+	// Room for the oversized messages tests send on purpose.
+	c, err := embedded.Kafka(embedded.KafkaConfig{Partitions: partitions, Topics: topics, MaxMessageBytes: 8 << 20})
 	if err != nil {
-		t.Fatalf("kfake: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	return &Kafka{Brokers: c.ListenAddrs(), c: c}

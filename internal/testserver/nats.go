@@ -10,26 +10,25 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/disputed/disputed/internal/embedded"
 )
 
 // NATS is an in-process NATS server with JetStream and file storage in a
 // temporary directory.
 type NATS struct {
-	URL  string
-	t    testing.TB
-	opts server.Options
-	s    *server.Server
+	URL string
+	t   testing.TB
+	cfg embedded.NATSConfig
+	s   *server.Server
 }
 
 // StartNATS starts the server on a free port; it is shut down when the test
 // ends.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	n := &NATS{t: t, opts: server.Options{
-		ServerName: "disputed-test", Host: "127.0.0.1", Port: freePort(t),
-		JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	}}
-	n.URL = "nats://127.0.0.1:" + strconv.Itoa(n.opts.Port)
+	n := &NATS{t: t, cfg: embedded.NATSConfig{Name: "disputed-test", Port: freePort(t), StoreDir: t.TempDir()}}
+	n.URL = "nats://127.0.0.1:" + strconv.Itoa(n.cfg.Port)
 	n.start()
 	t.Cleanup(n.Shutdown)
 	return n
@@ -37,14 +36,9 @@ func StartNATS(t testing.TB) *NATS {
 
 func (n *NATS) start() {
 	n.t.Helper()
-	opts := n.opts
-	s, err := server.NewServer(&opts)
+	s, err := embedded.NATS(n.cfg)
 	if err != nil {
-		n.t.Fatalf("nats server: %v", err)
-	}
-	s.Start() // it does not block: the server owns its accept loops
-	if !s.ReadyForConnections(10 * time.Second) {
-		n.t.Fatalf("nats server on %s not ready", n.URL)
+		n.t.Fatalf("nats server on %s: %v", n.URL, err)
 	}
 	n.s = s
 }

@@ -1,0 +1,142 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/disputed/disputed/rules"
+)
+
+// chunk is what one fetch of one topic-partition brought.
+type chunk struct {
+	topic int
+	in    []Input
+	atEnd bool      // read up to the high watermark
+	at    time.Time // when the fetch returned
+}
+
+// fetcher reads one topic-partition for a session and hands decoded inputs
+// to the session's loop.
+type fetcher struct {
+	client    *kafka.Client
+	cfg       Config
+	topic     string
+	ti        int // the topic's index, for the merger
+	partition int
+	metrics   *Metrics
+	log       *slog.Logger
+}
+
+// run fetches from offset on until ctx ends. Errors are retried with
+// backoff: a partition never gives up on a topic.
+func (f *fetcher) run(ctx context.Context, offset int64, out chan<- chunk) {
+	b := newBackoff()
+	wasAtEnd := false
+	for {
+		res, err := f.client.Fetch(ctx, &kafka.FetchRequest{
+			Topic: f.topic, Partition: f.partition, Offset: offset,
+			MinBytes: 1, MaxBytes: int64(f.cfg.MaxBytes), MaxWait: f.cfg.MaxWait,
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && res.Error != nil {
+			err = res.Error
+		}
+		if err != nil {
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				f.log.Warn("offset out of range; reading from the earliest", "topic", f.topic, "offset", offset)
+				offset = kafka.FirstOffset
+			} else {
+				f.log.Warn("fetch failed; retrying", "topic", f.topic, "err", err)
+			}
+			if !b.wait(ctx) {
+				return
+			}
+			continue
+		}
+		b.reset()
+		in, next, err := f.decode(res, offset)
+		if err != nil {
+			f.log.Warn("read fetched records failed; fetching again", "topic", f.topic, "err", err)
+			continue
+		}
+		if next < 0 {
+			// Nothing read from a symbolic start: it is the log's start.
+			next = max(res.LogStartOffset, 0)
+		}
+		offset = next
+		atEnd := offset >= res.HighWatermark
+		f.metrics.setLag(f.topic, f.partition, res.HighWatermark-next)
+		if len(in) == 0 && !atEnd && !wasAtEnd {
+			continue
+		}
+		// At the end, even an empty fetch is news: the topic is known
+		// to hold nothing newer up to now.
+		wasAtEnd = atEnd
+		select {
+		case out <- chunk{topic: f.ti, in: in, atEnd: atEnd, at: f.cfg.Now()}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// decode turns fetched records into inputs. A fetch returns whole record
+// batches, so records before offset are dropped.
+func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64, error) {
+	var in []Input
+	next := offset
+	now := f.cfg.Now()
+	for {
+		r, err := res.Records.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, offset, err
+		}
+		if offset >= 0 && r.Offset < offset {
+			continue
+		}
+		m := Message{Topic: f.topic, Partition: f.partition, Offset: r.Offset, Time: r.Time}
+		if r.Key != nil {
+			m.Key, _ = io.ReadAll(r.Key)
+		}
+		if r.Value != nil {
+			m.Value, _ = io.ReadAll(r.Value)
+		}
+		x := decodeInput(m, now, f.cfg.Skew)
+		x.src = f.ti
+		in = append(in, x)
+		next = r.Offset + 1
+	}
+	return in, next, nil
+}
+
+// decodeInput decodes a message and checks what only the stream can tell:
+// the key is the order ID, and the event is not from the future.
+func decodeInput(m Message, now time.Time, skew time.Duration) Input {
+	e, err := rules.Decode(m.Value)
+	switch {
+	case err != nil:
+	case string(m.Key) != e.OrderID:
+		err = &rules.FieldError{Field: "subject", Reason: fmt.Sprintf("%q is not the message key %q: events must be keyed by order ID", e.OrderID, truncate(string(m.Key)))}
+	case e.Time.After(now.Add(skew)):
+		err = &rules.FieldError{Field: "time", Reason: fmt.Sprintf("%s is more than %s ahead of the clock", e.Time.Format(time.RFC3339), skew)}
+	}
+	return Input{Msg: m, Event: e, Err: err}
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

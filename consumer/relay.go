@@ -1,0 +1,66 @@
+package consumer
+
+import (
+	"context"
+	"time"
+)
+
+// relay drains a partition's outbox to JetStream while this member owns
+// the partition, then flushes it once more, within FlushTimeout. It is woken
+// after a batch saved commands, and retries every second on its own; an
+// entry leaves the outbox only once JetStream acknowledged it.
+func (k *Kafka) relay(ctx context.Context, p int, wake <-chan struct{}) {
+	log := k.log.With("partition", p)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.FlushTimeout)
+			defer cancel()
+			if err := k.flush(fctx, p); err != nil {
+				log.Warn("outbox not flushed on release; the next owner publishes it", "err", err)
+			}
+			return
+		case <-wake:
+		case <-tick.C:
+		}
+		if err := k.flush(ctx, p); err != nil && ctx.Err() == nil {
+			k.metrics.publishFailed()
+			log.Warn("publish failed; the outbox keeps the commands", "err", err)
+			// The ticker retries; a NATS outage grows the outbox meanwhile.
+		}
+	}
+}
+
+// flush publishes the partition's outbox until it is empty.
+func (k *Kafka) flush(ctx context.Context, p int) error {
+	for {
+		cmds, oldest, depth, err := k.outbox.Outbox(ctx, p, 256)
+		if err != nil {
+			return err
+		}
+		k.metrics.outbox(p, depth, oldest, k.cfg.Now())
+		if len(cmds) == 0 {
+			oldest = time.Time{}
+		}
+		k.setOldest(p, oldest)
+		if len(cmds) == 0 {
+			return nil
+		}
+		start := time.Now()
+		err = k.pub.Publish(ctx, cmds...)
+		k.metrics.publishCall(start)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(cmds))
+		for i, c := range cmds {
+			ids[i] = c.ID
+		}
+		if err := k.outbox.Ack(ctx, p, ids); err != nil {
+			return err
+		}
+		k.metrics.publishedN(len(cmds))
+	}
+}

@@ -1,0 +1,295 @@
+package inspect
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/disputed/disputed/rules"
+)
+
+// Config of the API.
+type Config struct {
+	// Token is the bearer token every /v1 request must carry. Without one
+	// the API answers 403, unless Open.
+	Token string
+	// Open serves the API without a token: only for the embedded default,
+	// which listens on loopback.
+	Open bool
+}
+
+// API serves /v1: the state of a dispute, a preview of an event, and the
+// reviewers' queue. It never writes.
+type API struct {
+	store      Disputes
+	policy     rules.Policy
+	partitions Partitions
+	cfg        Config
+	requests   *prometheus.CounterVec
+}
+
+// maxBody bounds a request body (a preview's event).
+const maxBody = 1 << 20
+
+// Page sizes of the queue: a page costs at most maxLimit summaries.
+const (
+	defaultLimit = 50
+	maxLimit     = 100
+)
+
+// NewAPI returns the API on the store's read side. It registers its request
+// counter and the disputed_open_disputes gauge (read from the store at
+// scrape time) on reg.
+func NewAPI(store Disputes, policy rules.Policy, partitions Partitions, cfg Config, reg prometheus.Registerer) *API {
+	a := &API{store: store, policy: policy, partitions: partitions, cfg: cfg}
+	a.requests = promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		Name: "disputed_api_requests_total",
+		Help: "Inspection API requests, by route and status code.",
+	}, []string{"route", "code"})
+	if reg != nil {
+		reg.MustRegister(newOpenDisputes(store, partitions))
+	}
+	return a
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("GET /v1/disputes/{order_id}", a.route("get_dispute", a.getDispute))
+	mux.Handle("POST /v1/disputes/{order_id}/preview", a.route("preview", a.preview))
+	mux.Handle("GET /v1/disputes", a.route("list_disputes", a.list))
+}
+
+// apiError is an error answer: a stable code and a message for people.
+type apiError struct {
+	status  int
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// route wraps a handler with authentication, the body limit, JSON encoding
+// of answers and errors, and the request counter.
+func (a *API) route(name string, h func(*http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusOK
+		var body any
+		if err := a.authorize(r); err != nil {
+			status, body = err.status, err
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="disputed"`)
+			}
+		} else {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			v, err := h(r)
+			var ae *apiError
+			switch {
+			case err == nil:
+				body = v
+			case errors.As(err, &ae):
+				status, body = ae.status, ae
+			default:
+				status, body = http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, "unavailable", "%v", err)
+			}
+		}
+		a.requests.WithLabelValues(name, strconv.Itoa(status)).Inc()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(body)
+	})
+}
+
+func (a *API) authorize(r *http.Request) *apiError {
+	if a.cfg.Token == "" {
+		if a.cfg.Open {
+			return nil
+		}
+		return errorf(http.StatusForbidden, "forbidden", "the API is disabled: set DISPUTED_API_TOKEN to enable it")
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Token)) != 1 {
+		return errorf(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+	}
+	return nil
+}
+
+// disputeView is the answer of GET /v1/disputes/{order_id}.
+type disputeView struct {
+	OrderID     string             `json:"order_id"`
+	Partition   int                `json:"partition"`
+	Status      rules.Status       `json:"status"`
+	Obligations []rules.Obligation `json:"obligations"`
+	Timeline    []timelineEntry    `json:"timeline"`
+	Rulings     []rules.Ruling     `json:"rulings"`
+	State       rules.State        `json:"state"`
+}
+
+type timelineEntry struct {
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"` // event, deadline or command
+	Type string    `json:"type,omitempty"`
+	ID   string    `json:"id"`
+}
+
+func timelineOf(s rules.State) []timelineEntry {
+	out := make([]timelineEntry, 0, len(s.Log))
+	for _, line := range s.Log {
+		l, err := rules.ParseLogEntry(line)
+		if err != nil {
+			continue
+		}
+		e := timelineEntry{At: l.At, ID: l.ID}
+		switch l.Kind {
+		case rules.LogCommand:
+			e.Kind = "command"
+		case string(rules.TypeDeadline):
+			e.Kind = "deadline"
+		default:
+			e.Kind, e.Type = "event", l.Kind
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (a *API) find(r *http.Request) (rules.State, int, error) {
+	order := r.PathValue("order_id")
+	if err := rules.ValidOrderID(order); err != nil {
+		return rules.State{}, 0, errorf(http.StatusBadRequest, "bad_order_id", "%v", err)
+	}
+	n, err := a.partitions(r.Context())
+	if err != nil {
+		return rules.State{}, 0, err
+	}
+	s, p, ok, err := a.store.Find(r.Context(), order, n)
+	if err != nil {
+		return rules.State{}, 0, err
+	}
+	if !ok {
+		return rules.State{OrderID: order}, 0, errorf(http.StatusNotFound, "not_found", "no order %s", order)
+	}
+	return s, p, nil
+}
+
+func (a *API) getDispute(r *http.Request) (any, error) {
+	s, p, err := a.find(r)
+	if err != nil {
+		return nil, err
+	}
+	return disputeView{
+		OrderID: s.OrderID, Partition: p, Status: s.Status,
+		Obligations: nonNilSlice(rules.Obligations(s)), Timeline: timelineOf(s), Rulings: nonNilSlice(s.Rulings), State: s,
+	}, nil
+}
+
+// previewView is the answer of a preview: what the event would do now.
+type previewView struct {
+	Duplicate   bool               `json:"duplicate"`
+	Commands    []rules.Command    `json:"commands"`
+	StatusAfter rules.Status       `json:"status_after"`
+	Obligations []rules.Obligation `json:"obligations_after"`
+}
+
+func (a *API) preview(r *http.Request) (any, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "too_large", "the body is over %d bytes or unreadable: %v", maxBody, err)
+	}
+	e, err := rules.Decode(b)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "invalid_event", "%v", err)
+	}
+	if e.OrderID != r.PathValue("order_id") {
+		return nil, errorf(http.StatusBadRequest, "invalid_event", "the event's subject %q is not the order %q of the path", e.OrderID, r.PathValue("order_id"))
+	}
+	s, _, err := a.find(r)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Code == "not_found" && e.Type == rules.TypeOrderPaid {
+		s, err = rules.State{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.policy.Apply(s, e, e.Time)
+	if errors.Is(err, rules.ErrInvalidEvent) {
+		return nil, errorf(http.StatusUnprocessableEntity, "invalid_event", "%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return previewView{
+		Duplicate: !d.Changed, Commands: nonNilSlice(d.Commands),
+		StatusAfter: d.State.Status, Obligations: nonNilSlice(rules.Obligations(d.State)),
+	}, nil
+}
+
+// listView is the answer of GET /v1/disputes: a page of the queue.
+type listView struct {
+	Items      []rules.Summary `json:"items"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+// list answers GET /v1/disputes?status=S[,S...]&limit=N&cursor=C: open
+// disputes in the statuses, longest in their status first, across the
+// partitions, as summaries.
+func (a *API) list(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	var statuses []rules.Status
+	for s := range strings.SplitSeq(q.Get("status"), ",") {
+		st := rules.Status(strings.TrimSpace(s))
+		if !st.Open() {
+			return nil, errorf(http.StatusBadRequest, "bad_status", "status must be one or more (comma-separated) of %s", openStatusList())
+		}
+		statuses = append(statuses, st)
+	}
+	limit := defaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return nil, errorf(http.StatusBadRequest, "bad_limit", "limit must be 1 to %d", maxLimit)
+		}
+		limit = n
+	}
+	n, err := a.partitions(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := a.store.List(r.Context(), statuses, n, q.Get("cursor"), limit)
+	if errors.Is(err, rules.ErrBadCursor) {
+		return nil, errorf(http.StatusBadRequest, "bad_cursor", "%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return listView{Items: nonNilSlice(items), NextCursor: next}, nil
+}
+
+func openStatusList() string {
+	var s []string
+	for _, st := range rules.OpenStatuses() {
+		s = append(s, string(st))
+	}
+	return strings.Join(s, ", ")
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,6 @@
+// Package inspect serves disputed's HTTP surface: Prometheus metrics, the
+// liveness and readiness probes, and the /v1 inspection API that SREs and the
+// platform's reviewers read disputes through (a dispute's state, obligations,
+// timeline and rulings; a preview of what an event would do; the queue of
+// open disputes). It only reads: decisions are made by events on Kafka.
+package inspect

@@ -1,0 +1,322 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/disputed/disputed/internal/testserver"
+	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/state"
+)
+
+// TestBenchShort runs `disputed bench` briefly, on a redis-server of its
+// own, and checks that every part of the report is filled and sane.
+func TestBenchShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the processor under load for a few seconds")
+	}
+	rd := testserver.StartRedis(t)
+	exe := testserver.Binary(t)
+
+	cfg := defaultConfig()
+	cfg.Duration = 3 * time.Second
+	cfg.Orders = 300
+	cfg.Gap = 150 * time.Millisecond
+	cfg.MaxBacklog = 2000
+	cfg.Deadlines = 300
+	cfg.DeadlineSpread = time.Second
+	cfg.EvidenceWindow = 2 * time.Second
+	cfg.Idle = 300 * time.Millisecond // the deadline phase arms within the window
+	cfg.BadShare = 0.05
+	cfg.Flood = 300
+	cfg.Oversized = 0 // a processor that cannot dead-letter it stalls for the probe's 20s
+	cfg.CeilingEvents = 20000
+	cfg.DrainTimeout = 30 * time.Second
+	cfg.RedisURL = "redis://" + rd.Addr + "/0"
+	cfg.Seed = 7
+	cfg.Quiet = true
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := measure(ctx, cfg, exe, slog.New(slog.DiscardHandler))
+	if rep != nil {
+		var b strings.Builder
+		rep.printTable(&b)
+		t.Logf("report:\n%s", b.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	positive := func(name string, v float64) {
+		t.Helper()
+		if !(v > 0) || math.IsInf(v, 0) || math.IsNaN(v) {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	ordered := func(name string, q quant) {
+		t.Helper()
+		if q.Count == 0 {
+			t.Errorf("%s: no samples", name)
+			return
+		}
+		if !(q.P50 <= q.P99 && q.P99 <= q.Max) {
+			t.Errorf("%s: p50 %v, p99 %v, max %v: want p50 <= p99 <= max", name, q.P50, q.P99, q.Max)
+		}
+	}
+	l := rep.Load
+	positive("load events produced", float64(l.EventsProduced))
+	positive("end-to-end events/s", l.EndToEndEventsPerSec)
+	if !l.Complete {
+		t.Errorf("load: commands seen %d/%d (event) %d/%d (deadline): want all", l.SeenEventCommands, l.ExpectedEventCommands, l.SeenDeadlineCommands, l.ExpectedDeadlineCommands)
+	}
+	ordered("event-to-command latency", l.LatencyMs)
+	positive("commands per event", l.CommandsPerEvent)
+
+	d := rep.Deadlines
+	if d.Rulings != cfg.Deadlines || !d.Complete {
+		t.Errorf("deadline phase: %d rulings, complete %v; want %d", d.Rulings, d.Complete, cfg.Deadlines)
+	}
+	ordered("deadline lateness", d.LatenessMs)
+	if d.MetricFired < int64(cfg.Deadlines) {
+		t.Errorf("the processor's lateness histogram counted %d deadlines, want at least %d", d.MetricFired, cfg.Deadlines)
+	}
+
+	p := rep.Processor
+	positive("processor CPU seconds", p.CPUSeconds)
+	positive("processor peak RSS", float64(p.PeakRSSBytes))
+
+	r := rep.Redis
+	positive("bytes per open dispute", r.BytesPerDispute)
+	positive("bytes per pending deadline", r.BytesPerDeadline)
+	if r.KeysDeleted == 0 {
+		t.Error("no Redis keys deleted at the end")
+	}
+
+	c := rep.Ceilings
+	positive("kafka read ceiling", c.KafkaReadEventsPerSec)
+	positive("redis save ceiling", c.RedisSaveEventsPerSec)
+	positive("jetstream ceiling (commands/s)", c.JetStreamCommandsPerSec)
+	positive("jetstream ceiling (events/s)", c.JetStreamEventsPerSec)
+	positive("share of the lowest ceiling", rep.Headline.ShareOfLowestCeiling)
+
+	bi := rep.BadInput
+	if bi.DeadLetters != bi.ExpectedDeadLetters || bi.ExpectedDeadLetters == 0 {
+		t.Errorf("dead letters: %d in the topic, want %d (> 0)", bi.DeadLetters, bi.ExpectedDeadLetters)
+	}
+	if got := bi.Rejections - bi.OverLimitRejections; got != bi.ExpectedRejections {
+		t.Errorf("rejections (not over a limit): %d, want %d", got, bi.ExpectedRejections)
+	}
+	if !bi.GoodCommandsAllArrived {
+		t.Error("the good stories' commands did not all arrive")
+	}
+
+	// The run's keys are gone.
+	n, err := deleteKeys(context.Background(), redisClient(t, cfg.RedisURL), "bench-"+rep.RunID+"*")
+	if err != nil || n != 0 {
+		t.Errorf("keys of the run left in Redis: %d (%v)", n, err)
+	}
+}
+
+// TestStoryKinds checks that every story of the mix decodes, is never
+// rejected, ends decided, and causes commands, cut short anywhere or told
+// whole.
+func TestStoryKinds(t *testing.T) {
+	p := rules.DefaultPolicy()
+	p.EvidenceWindow, p.ModificationWindow = 2*time.Second, 2*time.Second
+	kinds := storyKinds(p.EvidenceWindow)
+	if err := countCommands(kinds, p, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	withDeadline := 0
+	for _, k := range kinds {
+		total := k.deadlineCmds
+		for _, n := range k.eventCmds {
+			total += n
+		}
+		if total == 0 && k.name != "accepted" && k.name != "withdrawn" {
+			t.Errorf("story %s causes no command", k.name)
+		}
+		if k.deadlineRulings > 0 {
+			withDeadline++
+		}
+		if k.prefixDeadlineCmds[len(k.steps)] != k.deadlineCmds {
+			t.Errorf("story %s: whole-story deadline commands %d, prefix says %d", k.name, k.deadlineCmds, k.prefixDeadlineCmds[len(k.steps)])
+		}
+	}
+	if withDeadline < 3 {
+		t.Errorf("%d stories end on a deadline, want at least 3", withDeadline)
+	}
+}
+
+// TestPreloadDispute checks the preloaded disputes: open, with the number
+// of far deadlines asked for.
+func TestPreloadDispute(t *testing.T) {
+	p := rules.DefaultPolicy()
+	p.EvidenceWindow = 365 * 24 * time.Hour
+	now := time.Now().UTC()
+	for timers := range 4 {
+		ds, err := preloadDispute(p, "ord-pre-1", timers, now.Add(-time.Hour), now.AddDate(2, 0, 0))
+		if err != nil {
+			t.Fatalf("%d timers: %v", timers, err)
+		}
+		s := ds[len(ds)-1].State
+		for _, tm := range s.Timers {
+			if tm.At.Before(now.AddDate(0, 11, 0)) {
+				t.Errorf("%d timers: deadline %s at %v is not far in the future", timers, tm.ID, tm.At)
+			}
+		}
+	}
+}
+
+// TestSaveBatches saves the batches the Redis ceiling saves, cut small so
+// that deadlines firing together are cut apart, into a store: every save
+// must find the versions and the mark it was built on.
+func TestSaveBatches(t *testing.T) {
+	p := rules.DefaultPolicy()
+	p.EvidenceWindow, p.ModificationWindow = 2*time.Second, 2*time.Second
+	kinds := storyKinds(p.EvidenceWindow)
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var msgs []kafka.Message
+	for i := range 20 {
+		for _, k := range kinds {
+			o := &storyOrder{id: fmt.Sprintf("ord-%s-%d", k.name, i), amount: 120000}
+			at := start
+			for j, st := range k.steps {
+				if j > 0 {
+					at = at.Add(300*time.Millisecond + st.after)
+				}
+				var data map[string]any
+				if st.data != nil {
+					data = st.data(o, at)
+				}
+				msgs = append(msgs, kafka.Message{
+					Topic: st.typ.Topic(), Key: []byte(o.id),
+					Value: encodeEvent(o.eventID(j), o.id, st.typ, at, data),
+				})
+			}
+		}
+	}
+	slices.SortStableFunc(msgs, func(a, b kafka.Message) int {
+		ea, _ := rules.Decode(a.Value)
+		eb, _ := rules.Decode(b.Value)
+		return ea.Time.Compare(eb.Time)
+	})
+	const partitions = 2
+	batches, cmds, events, err := buildSaveBatches(msgs, partitions, p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events != len(msgs) {
+		t.Errorf("%d events in the batches, want %d", events, len(msgs))
+	}
+	n, commands := 0, 0
+	for i := range partitions {
+		n += len(batches[i])
+		commands += len(cmds[i])
+	}
+	if n <= events || commands == 0 {
+		t.Fatalf("%d batches with %d commands for %d events: want deadline batches and commands", n, commands, events)
+	}
+
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	_, saves, err := redisCeiling(context.Background(), state.NewRedis(rdb, state.Config{Prefix: "bench-test"}), batches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saves != n {
+		t.Errorf("%d saves, want %d", saves, n)
+	}
+}
+
+func TestPromHistogramQuantile(t *testing.T) {
+	m, err := parseProm(strings.NewReader(`# HELP x_seconds help
+# TYPE x_seconds histogram
+x_seconds_bucket{op="a",le="0.1"} 4
+x_seconds_bucket{op="a",le="0.5"} 40
+x_seconds_bucket{op="a",le="1"} 50
+x_seconds_bucket{op="a",le="+Inf"} 50
+x_seconds_sum{op="a"} 15
+x_seconds_count{op="a"} 50
+x_seconds_bucket{op="b",le="0.1"} 6
+x_seconds_bucket{op="b",le="0.5"} 50
+x_seconds_bucket{op="b",le="1"} 50
+x_seconds_bucket{op="b",le="+Inf"} 50
+x_seconds_sum{op="b"} 15
+x_seconds_count{op="b"} 50
+# TYPE y_total counter
+y_total{result="a",topic="t"} 3
+y_total{result="b",topic="t"} 4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.sum("y_total", nil); got != 7 {
+		t.Errorf("sum = %v, want 7", got)
+	}
+	if got := m.sum("y_total", label("result", "b")); got != 4 {
+		t.Errorf("sum of b = %v, want 4", got)
+	}
+	h := m.histogram("x_seconds", nil)
+	if got := quantile(h, 0.5); math.Abs(got-0.3) > 1e-9 {
+		t.Errorf("p50 = %v, want 0.3", got)
+	}
+	if got := quantile(h, 0.95); math.Abs(got-0.75) > 1e-9 {
+		t.Errorf("p95 = %v, want 0.75", got)
+	}
+	if q := histQuantiles(h, 1000); q.Count != 100 || q.Max != 1000 || q.Mean != 300 {
+		t.Errorf("count %v max %v mean %v, want 100, 1000 and 300", q.Count, q.Max, q.Mean)
+	}
+	if got := quantile(m.histogram("x_seconds", label("op", "b")), 0.5); math.Abs(got-0.1-0.4*19/44) > 1e-9 {
+		t.Errorf("p50 of b = %v, want %v", got, 0.1+0.4*19/44)
+	}
+
+	// What a phase observed: the second scrape less the first.
+	later, err := parseProm(strings.NewReader(`# TYPE x_seconds histogram
+x_seconds_bucket{op="a",le="0.1"} 14
+x_seconds_bucket{op="a",le="0.5"} 50
+x_seconds_bucket{op="a",le="1"} 150
+x_seconds_bucket{op="a",le="+Inf"} 150
+x_seconds_sum{op="a"} 115
+x_seconds_count{op="a"} 150
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := minus(later.histogram("x_seconds", label("op", "a")), m.histogram("x_seconds", label("op", "a")))
+	if q := histQuantiles(d, 1); q.Count != 100 || q.Mean != 1 || q.Max != 1 {
+		t.Errorf("difference: count %v mean %v max %v, want 100, 1 and 1", q.Count, q.Mean, q.Max)
+	}
+	if got := quantile(d, 0.05); math.Abs(got-0.05) > 1e-9 {
+		t.Errorf("difference: p5 = %v, want 0.05", got)
+	}
+	if got := quantile(m.histogram("no_such_seconds", nil), 0.5); !math.IsNaN(got) {
+		t.Errorf("quantile of a missing histogram = %v, want NaN", got)
+	}
+}
+
+func redisClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}

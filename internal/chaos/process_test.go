@@ -1,0 +1,186 @@
+package chaos_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/disputed/disputed/internal/testserver"
+)
+
+// chaosChild is one `disputed run` process.
+type chaosChild struct {
+	name     string
+	cmd      *exec.Cmd
+	log      *testserver.Buffer
+	done     chan struct{}
+	err      error // of Wait, once done is closed
+	stopping atomic.Bool
+	reported bool
+}
+
+func (c *chaos) spawn(role string) *chaosChild {
+	c.t.Helper()
+	c.serial++
+	ch := &chaosChild{name: fmt.Sprintf("%s%d", role, c.serial), log: &testserver.Buffer{}, done: make(chan struct{})}
+	ch.cmd = exec.Command(c.bin, "run",
+		"--kafka-brokers", strings.Join(c.kafka.Brokers, ","),
+		"--redis-url", "redis://"+c.redis.Addr,
+		"--nats-url", c.nats.URL,
+		"--http-addr", "127.0.0.1:0",
+		"--redis-prefix", chaosPrefix,
+		"--group", chaosGroup,
+		"--group-heartbeat", "100ms",
+		"--group-session-timeout", "1s",
+		"--group-rebalance-timeout", "2s",
+		"--evidence-window", chaosEvidence.String(),
+		"--modification-window", chaosModify.String(),
+		"--duplicate-window", "10m",
+		"--shutdown-grace", "5s",
+		"--log-level", "info",
+	)
+	// The environment minus disputed's own settings, which would change
+	// the flags' defaults.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DISPUTED_") {
+			ch.cmd.Env = append(ch.cmd.Env, kv)
+		}
+	}
+	ch.cmd.Stdout, ch.cmd.Stderr = ch.log, ch.log
+	ch.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := ch.cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", ch.name, err)
+	}
+	go func() {
+		ch.err = ch.cmd.Wait()
+		close(ch.done)
+	}()
+	c.procs = append(c.procs, ch)
+	c.note("started %s (pid %d)", ch.name, ch.cmd.Process.Pid)
+	return ch
+}
+
+func (ch *chaosChild) exited() bool {
+	select {
+	case <-ch.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *chaos) kill(ch *chaosChild) {
+	ch.stopping.Store(true)
+	ch.cmd.Process.Signal(syscall.SIGKILL)
+	<-ch.done
+	c.note("SIGKILLed %s", ch.name)
+}
+
+// term stops ch with SIGTERM, which must end it cleanly (exit 0) within the
+// shutdown grace.
+func (c *chaos) term(ch *chaosChild) {
+	c.t.Helper()
+	ch.stopping.Store(true)
+	ch.cmd.Process.Signal(syscall.SIGTERM)
+	start := time.Now()
+	select {
+	case <-ch.done:
+		if ch.err != nil {
+			c.t.Errorf("%s exited with %v after SIGTERM, want a clean exit", ch.name, ch.err)
+		}
+		c.note("SIGTERMed %s: exited in %v (%v)", ch.name, time.Since(start).Round(time.Millisecond), ch.err)
+	case <-time.After(20 * time.Second):
+		c.t.Errorf("%s did not exit within 20s of SIGTERM", ch.name)
+		c.kill(ch)
+	}
+}
+
+// checkChildren fails the test for a process that exited by itself, or
+// that reported a data race.
+func (c *chaos) checkChildren() {
+	c.t.Helper()
+	for _, ch := range c.procs {
+		if ch.reported {
+			continue
+		}
+		if ch.exited() && !ch.stopping.Load() {
+			ch.reported = true
+			c.t.Errorf("%s exited by itself: %v", ch.name, ch.err)
+		}
+		if strings.Contains(ch.log.String(), "WARNING: DATA RACE") {
+			ch.reported = true
+			c.t.Errorf("%s reported a data race", ch.name)
+		}
+	}
+}
+
+func (c *chaos) stopAll() {
+	for _, ch := range c.procs {
+		if !ch.exited() {
+			ch.stopping.Store(true)
+			ch.cmd.Process.Kill()
+			<-ch.done
+		}
+	}
+}
+
+// keepLogs writes every process's log to CHAOS_LOG_DIR, or, when the test
+// failed, to a directory it names, and puts their tails in the test log.
+func (c *chaos) keepLogs() {
+	dir := c.cfg.logDir
+	if dir == "" && !c.t.Failed() {
+		return
+	}
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "disputed-chaos-"); err != nil {
+			c.t.Logf("keep logs: %v", err)
+			return
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Logf("keep logs: %v", err)
+		return
+	}
+	os.WriteFile(filepath.Join(dir, "timeline.log"), []byte(strings.Join(c.timeline, "\n")+"\n"), 0o644)
+	for _, ch := range c.procs {
+		os.WriteFile(filepath.Join(dir, ch.name+".log"), []byte(ch.log.String()), 0o644)
+	}
+	c.t.Logf("logs of the %d processes and the timeline are in %s", len(c.procs), dir)
+	if !c.t.Failed() {
+		return
+	}
+	c.t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	for _, ch := range c.procs {
+		s := ch.log.String()
+		const tail = 16 << 10
+		if len(s) > tail {
+			s = "...\n" + s[len(s)-tail:]
+		}
+		c.t.Logf("--- %s (exit: %v) ---\n%s", ch.name, ch.err, s)
+	}
+}
+
+func (c *chaos) note(format string, args ...any) {
+	line := fmt.Sprintf("%8.3fs ", time.Since(c.start).Seconds()) + fmt.Sprintf(format, args...)
+	c.timeline = append(c.timeline, line)
+	c.t.Log(line)
+}
+
+// sleep waits d, looking at the processes every 200ms.
+func (c *chaos) sleep(d time.Duration) {
+	end := time.Now().Add(d)
+	for {
+		c.checkChildren()
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		time.Sleep(min(left, 200*time.Millisecond))
+	}
+}

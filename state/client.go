@@ -1,0 +1,74 @@
+package state
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ClientConfig says how to reach Redis.
+type ClientConfig struct {
+	URL          string   // redis://[user:password@]host:port[/db] or rediss://
+	Cluster      bool     // the URL's host is a seed of a Redis Cluster
+	ClusterAddrs []string // further seeds
+	TLSCA        string   // PEM file of the CAs that sign the server's certificate (rediss://)
+}
+
+// NewClient returns a client for the URL: a single server, or a cluster
+// seeded by the URL's host and the further addresses.
+func NewClient(c ClientConfig) (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %s: %w", redactURL(c.URL), err)
+	}
+	if c.TLSCA != "" {
+		pem, err := os.ReadFile(c.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("redis TLS CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("redis TLS CA %s: no PEM certificate found", c.TLSCA)
+		}
+		opts.TLSConfig.RootCAs = pool // ParseURL sets TLSConfig for rediss://
+	}
+	opts.ClientName = "disputed"
+	if !c.Cluster {
+		return redis.NewClient(opts), nil
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:      append([]string{opts.Addr}, c.ClusterAddrs...),
+		ClientName: opts.ClientName,
+		Username:   opts.Username,
+		Password:   opts.Password,
+		TLSConfig:  opts.TLSConfig,
+	}), nil
+}
+
+// SetLogger sends what the Redis client library logs (connection pool
+// trouble, cluster redirections) to log at warn level, instead of its own
+// unstructured lines on stderr. The library's logger is global to the
+// process, so call it once, from main.
+func SetLogger(log *slog.Logger) {
+	redis.SetLogger(clientLog{log.With("component", "redis_client")})
+}
+
+type clientLog struct{ log *slog.Logger }
+
+func (l clientLog) Printf(ctx context.Context, format string, args ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, args...))
+}
+
+// redactURL hides the password of a URL, for errors and logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)" // it may hold a password we cannot find
+	}
+	return u.Redacted()
+}

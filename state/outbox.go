@@ -1,0 +1,105 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/disputed/disputed/rules"
+)
+
+// An outbox entry is "<command id>\n<written ms>\n<json entry>": the ID
+// first, so that Ack can match it without decoding.
+type outboxEntry struct {
+	ID      string          `json:"id"`
+	Subject string          `json:"subject"`
+	Data    json.RawMessage `json:"data"`
+}
+
+func encodeEntry(c rules.Command) ([]byte, error) {
+	data, err := c.Data()
+	if err != nil {
+		return nil, fmt.Errorf("encode command %s: %w", c.ID, err)
+	}
+	entry, err := json.Marshal(outboxEntry{ID: c.ID, Subject: c.Subject, Data: data})
+	if err != nil {
+		return nil, fmt.Errorf("encode outbox entry %s: %w", c.ID, err)
+	}
+	return entry, nil
+}
+
+// ackScript pops, in order, the given command IDs that are at the head of
+// the outbox.
+const ackScript = `
+local removed = 0
+for k = 1, #ARGV do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  local id = ARGV[k]
+  if string.sub(head, 1, #id + 1) == id .. '\n' then
+    redis.call('LPOP', KEYS[1])
+    removed = removed + 1
+  end
+end
+return removed
+`
+
+// Outbox returns up to limit commands of partition p not yet acknowledged by
+// JetStream, oldest first, with their bodies already encoded
+// (json.RawMessage), when the oldest was written, and how many wait in all.
+func (r *Redis) Outbox(ctx context.Context, p int, limit int) ([]rules.Command, time.Time, int64, error) {
+	var (
+		head  *redis.StringSliceCmd
+		depth *redis.IntCmd
+	)
+	key := r.key(p, "outbox")
+	_, err := r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		head = pipe.LRange(ctx, key, 0, int64(limit)-1)
+		depth = pipe.LLen(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, 0, fmt.Errorf("read outbox of partition %d: %w", p, err)
+	}
+	vals := head.Val()
+	cmds := make([]rules.Command, 0, len(vals))
+	var oldest time.Time
+	for i, v := range vals {
+		_, rest, ok1 := strings.Cut(v, "\n")
+		stamp, entry, ok2 := strings.Cut(rest, "\n")
+		var e outboxEntry
+		if !ok1 || !ok2 || json.Unmarshal([]byte(entry), &e) != nil {
+			return nil, time.Time{}, 0, fmt.Errorf("read outbox of partition %d: entry %d is corrupt", p, i)
+		}
+		if i == 0 {
+			ms, _ := strconv.ParseInt(stamp, 10, 64)
+			oldest = time.UnixMilli(ms)
+		}
+		cmds = append(cmds, rules.Command{ID: e.ID, Subject: e.Subject, Body: e.Data})
+	}
+	return cmds, oldest, depth.Val(), nil
+}
+
+// Ack removes published commands, given by ID in outbox order, from the
+// head of partition p's outbox once JetStream has acknowledged them. An ID
+// no longer at the head was removed already (by the partition's next owner,
+// after a rebalance): it is skipped, so a stale owner never removes a
+// command it did not publish.
+func (r *Redis) Ack(ctx context.Context, p int, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	if err := r.ack.Run(ctx, r.c, []string{r.key(p, "outbox")}, args...).Err(); err != nil {
+		return fmt.Errorf("remove %d acknowledged commands from outbox of partition %d: %w", len(ids), p, err)
+	}
+	return nil
+}
