@@ -5,8 +5,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
+
+	"github.com/disputed/disputed/internal/netaddr"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -24,7 +25,7 @@ type ClientConfig struct {
 func NewClient(c ClientConfig) (redis.UniversalClient, error) {
 	opts, err := redis.ParseURL(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %s: %w", redactURL(c.URL), err)
+		return nil, fmt.Errorf("redis URL %s: %w", netaddr.Redact(c.URL), err)
 	}
 	if c.TLSCA != "" {
 		pem, err := os.ReadFile(c.TLSCA)
@@ -62,13 +63,4 @@ type clientLog struct{ log *slog.Logger }
 
 func (l clientLog) Printf(ctx context.Context, format string, args ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, args...))
-}
-
-// redactURL hides the password of a URL, for errors and logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)" // it may hold a password we cannot find
-	}
-	return u.Redacted()
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/disputed/disputed/internal/netaddr"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -199,19 +201,11 @@ func logStart(log *slog.Logger, cfg Config) {
 		"kafka_brokers", strings.Join(k.Brokers, ","), "group", k.Group,
 		"topics", strings.Join([]string{k.Topics.Orders, k.Topics.Deliveries, k.Topics.Chats, k.Topics.RefundRequests}, ","),
 		"dlq_topic", k.DLQTopic, "kafka_tls", k.TLS, "kafka_sasl", k.SASLMechanism,
-		"redis_url", redactURL(r.URL), "redis_cluster", r.Cluster, "redis_prefix", r.Prefix,
-		"nats_url", redactNATSURLs(n.URL), "streams", n.DisputesStream+","+n.FinanceStream, "create_streams", n.CreateStreams,
+		"redis_url", netaddr.Redact(r.URL), "redis_cluster", r.Cluster, "redis_prefix", r.Prefix,
+		"nats_url", netaddr.RedactList(n.URL), "streams", n.DisputesStream+","+n.FinanceStream, "create_streams", n.CreateStreams,
 		"evidence_window", cfg.Policy.EvidenceWindow, "modification_window", cfg.Policy.ModificationWindow,
 		"retention", cfg.Retention, "skew", cfg.Skew, "idle", cfg.Idle, "duplicate_window", n.Duplicates,
 		"max_batch", cfg.MaxBatch, "shutdown_grace", cfg.ShutdownGrace)
-}
-
-func redactNATSURLs(s string) string {
-	urls := strings.Split(s, ",")
-	for i, u := range urls {
-		urls[i] = redactURL(strings.TrimSpace(u))
-	}
-	return strings.Join(urls, ",")
 }
 
 // newRegistry returns a registry with the runtime's collectors and

@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/disputed/disputed/internal/netaddr"
 )
 
 // config is what `disputed bench` is told.
@@ -129,7 +128,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions of each input topic (embedded Kafka)")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis `URL`; a fresh key prefix is used and deleted at the end")
 	fs.Func("kafka-brokers", "external Kafka `host:port` list instead of kfake in process (per-run topics are created and deleted)", func(v string) error {
-		c.KafkaBrokers = splitList(v)
+		c.KafkaBrokers = netaddr.SplitList(v)
 		return nil
 	})
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS `URL` instead of one in process (the processor creates or updates its default streams there)")
@@ -189,10 +188,10 @@ func (c config) validate() error {
 		bad("partitions", "%d: must be between 1 and 1024", c.Partitions)
 	}
 	if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		bad("redis-url", "%s: must be a redis:// or rediss:// URL", redactURL(c.RedisURL))
+		bad("redis-url", "%s: must be a redis:// or rediss:// URL", netaddr.Redact(c.RedisURL))
 	}
 	for _, b := range c.KafkaBrokers {
-		if !isHostPort(b) {
+		if !netaddr.HostPort(b) {
 			bad("kafka-brokers", "%q is not host:port", b)
 		}
 	}
@@ -253,41 +252,3 @@ func writeReportJSON(rep *report, file string, stdout io.Writer) error {
 
 // childLogLevels are the values the processor's --log-level takes.
 var childLogLevels = []string{"debug", "info", "warn", "error"}
-
-// splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func isHostPort(s string) bool {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" {
-		return false
-	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n > 0 && n < 1<<16
-}
-
-// redactURL hides the password of a URL, for errors, logs and the report.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)" // it may hold a password we cannot find
-	}
-	return u.Redacted()
-}
-
-// redactNATSURLs hides the passwords of a comma-separated list of URLs.
-func redactNATSURLs(s string) string {
-	urls := strings.Split(s, ",")
-	for i, u := range urls {
-		urls[i] = redactURL(strings.TrimSpace(u))
-	}
-	return strings.Join(urls, ",")
-}

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/disputed/disputed/internal/netaddr"
+
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -274,11 +276,11 @@ func newReport(c config) *report {
 		kafkaDesc = strings.Join(c.KafkaBrokers, ",")
 	}
 	if c.NATSURL != "" {
-		natsDesc = redactNATSURLs(c.NATSURL)
+		natsDesc = netaddr.RedactList(c.NATSURL)
 	}
 	r := &report{StartedAt: time.Now().UTC(), Config: configJSON{
 		Duration: c.Duration.String(), Orders: c.Orders, Rate: c.Rate, Gap: c.Gap.String(), MaxBacklog: c.MaxBacklog,
-		Partitions: c.Partitions, Kafka: kafkaDesc, NATS: natsDesc, Redis: redactURL(c.RedisURL),
+		Partitions: c.Partitions, Kafka: kafkaDesc, NATS: natsDesc, Redis: netaddr.Redact(c.RedisURL),
 		Deadlines: c.Deadlines, DeadlineSpread: c.DeadlineSpread.String(), EvidenceWindow: c.EvidenceWindow.String(),
 		MaxBatch: c.MaxBatch, BadShare: c.BadShare, OpenDisputes: c.OpenDisputes, PendingDeadlines: c.PendingDeadlines,
 		CPUs: numCPU(),

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/disputed/disputed/internal/netaddr"
+
 	"github.com/nats-io/nats.go"
 	"github.com/segmentio/kafka-go"
 
@@ -82,7 +84,7 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 		b.rep.Redis.KeysDeleted += n
 	}()
 	log.Info("bench: servers up", "run", runID, "kafka", e.brokers, "nats", e.natsURL,
-		"redis", redactURL(e.redisURL), "redis_prefix", e.prefix, "partitions", cfg.Partitions)
+		"redis", netaddr.Redact(e.redisURL), "redis_prefix", e.prefix, "partitions", cfg.Partitions)
 
 	if cfg.OpenDisputes > 0 {
 		if err := b.preload(ctx); err != nil {

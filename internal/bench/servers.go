@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/disputed/disputed/internal/netaddr"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
@@ -102,7 +104,7 @@ func startEnv(ctx context.Context, cfg config, runID string) (e *env, err error)
 	opts.ReadTimeout = time.Minute // MEMORY USAGE and UNLINK of big keys
 	e.rdb = redis.NewClient(opts)
 	if err := e.rdb.Ping(ctx).Err(); err != nil {
-		return e, fmt.Errorf("bench: redis %s: %w", redactURL(cfg.RedisURL), err)
+		return e, fmt.Errorf("bench: redis %s: %w", netaddr.Redact(cfg.RedisURL), err)
 	}
 	e.prefix = "bench-" + runID
 	return e, nil
