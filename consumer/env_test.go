@@ -51,11 +51,11 @@ func newEnv(t *testing.T, partitions int) *env {
 		partitions: partitions,
 		prefix:     "e2e",
 	}
-	pub, err := producer.NewNATS(e.nats.Conn(), producer.Config{Duplicates: 10 * time.Minute})
+	pub, err := producer.NewNATS(e.nats.Conn(), producer.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pub.EnsureStreams(context.Background()); err != nil {
+	if _, err := pub.EnsureStreams(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -140,17 +140,18 @@ type publisher struct {
 	f *faults
 }
 
-func (p publisher) Publish(ctx context.Context, cmds ...rules.Command) error {
+func (p publisher) Publish(ctx context.Context, cmds ...rules.Command) ([]rules.Refusal, error) {
 	if p.f.dead() || p.f.at("before-publish") {
-		return errCrashed
+		return nil, errCrashed
 	}
-	if err := p.NATS.Publish(ctx, cmds...); err != nil {
-		return err
+	refused, err := p.NATS.Publish(ctx, cmds...)
+	if err != nil {
+		return nil, err
 	}
 	if p.f.at("after-publish") {
-		return errCrashed // published, never acknowledged in the outbox
+		return nil, errCrashed // published, never acknowledged in the outbox
 	}
-	return nil
+	return refused, nil
 }
 
 type deadLetters struct {
@@ -204,7 +205,7 @@ func (e *env) startWith(t *testing.T, o options) *member {
 		f.crash = cancel
 	}
 	redisStore := state.NewRedis(e.redis.Client(), state.Config{Prefix: e.prefix})
-	nats, err := producer.NewNATS(e.nats.Conn(), producer.Config{Duplicates: 10 * time.Minute})
+	nats, err := producer.NewNATS(e.nats.Conn(), producer.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,8 @@ type Metrics struct {
 	partitionsOwned  prometheus.Gauge
 	commitErrors     prometheus.Counter
 	conflicts        *prometheus.CounterVec
+	refusals         *prometheus.CounterVec
+	heldCommands     *prometheus.GaugeVec
 	storeSeconds     *prometheus.HistogramVec
 	publishSeconds   prometheus.Histogram
 }
@@ -70,6 +72,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, cause := range []string{conflictOtherOwner, conflictLostWrites, conflictReplyLost, conflictState} {
 		m.conflicts.WithLabelValues(cause)
+	}
+	for _, kind := range []string{"ruling", "transfer"} {
+		m.refusals.WithLabelValues(kind)
 	}
 	return m
 }
@@ -169,6 +174,14 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "disputed_store_conflicts_total",
 			Help: "Saves the store refused because it no longer held what the partition's session last wrote, by cause (other_owner: another member wrote it; lost_writes: the store went back in time; reply_lost: the write landed but its answer was lost; state: an order or offset changed). The session ends and the partition is read again from the store.",
 		}, []string{"cause"}),
+		refusals: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "disputed_guard_refusals_total",
+			Help: "Commands the guard stream refused for good and the outbox holds for a person, by kind (ruling: a second final ruling of an order; transfer: one that is not the order's final ruling's). Any is an incident: see the runbook.",
+		}, []string{"kind"}),
+		heldCommands: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "disputed_held_commands",
+			Help: "Commands refused by the guard and held for a person, by partition.",
+		}, []string{"partition"}),
 		commitErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "disputed_offset_commit_errors_total",
 			Help: "Offset commits that failed (the batch is already saved; redelivery is a no-op).",
@@ -259,6 +272,21 @@ func (m *Metrics) owned(n int, joined bool) {
 		m.rebalances.Inc()
 	}
 	m.partitionsOwned.Set(float64(n))
+}
+
+// held counts refused commands and sets the partition's held gauge.
+func (m *Metrics) held(p int, total int64, refused []rules.Refusal) {
+	if m == nil {
+		return
+	}
+	for _, r := range refused {
+		kind := "ruling"
+		if strings.HasPrefix(r.Command.Subject, rules.SubjectTransfer+".") {
+			kind = "transfer"
+		}
+		m.refusals.WithLabelValues(kind).Inc()
+	}
+	m.heldCommands.WithLabelValues(strconv.Itoa(p)).Set(float64(total))
 }
 
 func (m *Metrics) conflict(cause string) {
@@ -354,6 +382,7 @@ func (m *Metrics) released(p int, topics []string) {
 	m.outboxDepth.DeleteLabelValues(label)
 	m.outboxOldest.DeleteLabelValues(label)
 	m.pendingDeadlines.DeleteLabelValues(label)
+	m.heldCommands.DeleteLabelValues(label)
 	for _, t := range topics {
 		m.lag.DeleteLabelValues(t, label)
 	}

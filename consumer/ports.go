@@ -51,13 +51,19 @@ type Outbox interface {
 	// Ack removes the given commands, by ID, from the head of the outbox.
 	// An ID no longer at the head was removed already and is skipped.
 	Ack(ctx context.Context, partition int, ids []string) error
+	// Hold keeps commands the sink refused for good, with why, for a
+	// person; it returns how many the partition holds in all. Held
+	// commands are acknowledged like published ones afterwards.
+	Hold(ctx context.Context, partition int, refused []rules.Refusal) (int64, error)
 }
 
 // Publisher publishes commands and returns once all are acknowledged. It
 // must be safe to publish the same command again: the command ID is the
-// message ID.
+// message ID. A command the sink refuses for good (a second final ruling of
+// an order, a transfer that is not its final ruling's) is not published and
+// not an error: it comes back among the refusals.
 type Publisher interface {
-	Publish(ctx context.Context, cmds ...rules.Command) error
+	Publish(ctx context.Context, cmds ...rules.Command) ([]rules.Refusal, error)
 }
 
 // DeadLetterer sends malformed input to the dead-letter topic. It must be

@@ -11,6 +11,9 @@ import (
 // entry leaves the outbox only once JetStream acknowledged it.
 func (k *Kafka) relay(ctx context.Context, p int, wake <-chan struct{}) {
 	log := k.log.With("partition", p)
+	if n, err := k.outbox.Hold(ctx, p, nil); err == nil {
+		k.metrics.held(p, n, nil) // what a former owner held, for the gauge
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -49,10 +52,23 @@ func (k *Kafka) flush(ctx context.Context, p int) error {
 			return nil
 		}
 		start := time.Now()
-		err = k.pub.Publish(ctx, cmds...)
+		refused, err := k.pub.Publish(ctx, cmds...)
 		k.metrics.publishCall(start)
 		if err != nil {
 			return err
+		}
+		if len(refused) > 0 {
+			// Never published, never dropped: kept for a person, and
+			// counted, alerted on, and shown on the order.
+			n, err := k.outbox.Hold(ctx, p, refused)
+			if err != nil {
+				return err
+			}
+			k.metrics.held(p, n, refused)
+			for _, r := range refused {
+				k.log.Error("the sink refused a command: it is held for a person", "partition", p,
+					"command_id", r.Command.ID, "subject", r.Command.Subject, "reason", r.Reason)
+			}
 		}
 		ids := make([]string, len(cmds))
 		for i, c := range cmds {
@@ -61,6 +77,6 @@ func (k *Kafka) flush(ctx context.Context, p int) error {
 		if err := k.outbox.Ack(ctx, p, ids); err != nil {
 			return err
 		}
-		k.metrics.publishedN(len(cmds))
+		k.metrics.publishedN(len(cmds) - len(refused))
 	}
 }

@@ -136,7 +136,11 @@ type disputeView struct {
 	Obligations []rules.Obligation `json:"obligations"`
 	Timeline    []timelineEntry    `json:"timeline"`
 	Rulings     []rules.Ruling     `json:"rulings"`
-	State       rules.State        `json:"state"`
+	// Held are commands of the order the guard refused (a second final
+	// ruling, or a transfer not of the final ruling on record): never
+	// published, waiting for a person.
+	Held  []rules.Held `json:"held"`
+	State rules.State  `json:"state"`
 }
 
 type timelineEntry struct {
@@ -191,9 +195,14 @@ func (a *API) getDispute(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	held, err := a.store.Held(r.Context(), s.OrderID, p)
+	if err != nil {
+		return nil, err
+	}
 	return disputeView{
 		OrderID: s.OrderID, Partition: p, Status: s.Status,
-		Obligations: nonNilSlice(rules.Obligations(s)), Timeline: timelineOf(s), Rulings: nonNilSlice(s.Rulings), State: s,
+		Obligations: nonNilSlice(rules.Obligations(s)), Timeline: timelineOf(s), Rulings: nonNilSlice(s.Rulings),
+		Held: nonNilSlice(held), State: s,
 	}, nil
 }
 

@@ -35,6 +35,8 @@ func (f *fakeDisputes) List(_ context.Context, statuses []rules.Status, _ int, a
 	return f.items, "", nil
 }
 
+func (f *fakeDisputes) Held(context.Context, string, int) ([]rules.Held, error) { return nil, nil }
+
 func (f *fakeDisputes) OpenDisputes(context.Context, int) (map[rules.Status]int64, error) {
 	return map[rules.Status]int64{}, nil
 }

@@ -17,6 +17,9 @@ type Disputes interface {
 	// none). A cursor it did not hand out is an error wrapping
 	// rules.ErrBadCursor.
 	List(ctx context.Context, statuses []rules.Status, partitions int, after string, limit int) ([]rules.Summary, string, error)
+	// Held returns the order's commands the sink refused, kept in its
+	// partition for a person.
+	Held(ctx context.Context, order string, partition int) ([]rules.Held, error)
 	// OpenDisputes counts the open disputes by status.
 	OpenDisputes(ctx context.Context, partitions int) (map[rules.Status]int64, error)
 }

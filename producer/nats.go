@@ -17,13 +17,18 @@ import (
 // field is filled with its default.
 type Config struct {
 	// DisputesStream takes disputes.> (rulings, notices, rejections);
-	// FinanceStream takes finance.> (transfers).
+	// FinanceStream takes finance.> (transfers); GuardStream takes
+	// disputed.guard.>, one message per order with a final ruling (see
+	// guard.go).
 	DisputesStream string
 	FinanceStream  string
-	// Duplicates is JetStream's duplicate window. A command published again
-	// after it (a long outage) is stored twice: consumers must also use
-	// command_id as their idempotency key.
-	Duplicates time.Duration
+	GuardStream    string
+	// DisputesDuplicates and FinanceDuplicates are the streams' duplicate
+	// windows. A command published again after its window (an outage longer
+	// than it) is stored twice: consumers must also use command_id as their
+	// idempotency key. Money gets hours, and the guard besides.
+	DisputesDuplicates time.Duration
+	FinanceDuplicates  time.Duration
 	// Replicas of each stream.
 	Replicas int
 	// MaxPending bounds the publishes awaiting an ack.
@@ -32,37 +37,45 @@ type Config struct {
 	AckTimeout time.Duration
 }
 
-// DefaultConfig returns the publisher's defaults.
+// DefaultConfig returns the publisher's defaults. The disputes window is
+// longer than the five minutes an outbox command may wait before readiness
+// fails; the finance window covers a Redis or NATS outage of hours.
 func DefaultConfig() Config {
 	return Config{
-		DisputesStream: "DISPUTES",
-		FinanceStream:  "FINANCE",
-		Duplicates:     2 * time.Minute,
-		Replicas:       1,
-		MaxPending:     256,
-		AckTimeout:     5 * time.Second,
+		DisputesStream:     "DISPUTES",
+		FinanceStream:      "FINANCE",
+		GuardStream:        "DISPUTED_GUARD",
+		DisputesDuplicates: 10 * time.Minute,
+		FinanceDuplicates:  6 * time.Hour,
+		Replicas:           1,
+		MaxPending:         256,
+		AckTimeout:         5 * time.Second,
 	}
 }
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.DisputesStream == "" {
-		c.DisputesStream = d.DisputesStream
+	str := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
 	}
-	if c.FinanceStream == "" {
-		c.FinanceStream = d.FinanceStream
+	dur := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
 	}
-	if c.Duplicates == 0 {
-		c.Duplicates = d.Duplicates
-	}
+	str(&c.DisputesStream, d.DisputesStream)
+	str(&c.FinanceStream, d.FinanceStream)
+	str(&c.GuardStream, d.GuardStream)
+	dur(&c.DisputesDuplicates, d.DisputesDuplicates)
+	dur(&c.FinanceDuplicates, d.FinanceDuplicates)
+	dur(&c.AckTimeout, d.AckTimeout)
 	if c.Replicas == 0 {
 		c.Replicas = d.Replicas
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = d.MaxPending
-	}
-	if c.AckTimeout == 0 {
-		c.AckTimeout = d.AckTimeout
 	}
 	return c
 }
@@ -86,34 +99,24 @@ func NewNATS(nc *nats.Conn, cfg Config) (*NATS, error) {
 	return &NATS{nc: nc, js: js, cfg: cfg}, nil
 }
 
-// EnsureStreams creates the two streams, or updates them to this
-// configuration, with file storage.
-func (n *NATS) EnsureStreams(ctx context.Context) error {
-	for _, sc := range []jetstream.StreamConfig{
-		{Name: n.cfg.DisputesStream, Subjects: []string{"disputes.>"}},
-		{Name: n.cfg.FinanceStream, Subjects: []string{"finance.>"}},
-	} {
-		sc.Storage = jetstream.FileStorage
-		sc.Duplicates = n.cfg.Duplicates
-		sc.Replicas = n.cfg.Replicas
-		if _, err := n.js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("create or update stream %s: %w", sc.Name, err)
-		}
+// Publish publishes the commands, each with Nats-Msg-Id set to its ID, and
+// returns once JetStream has acknowledged all of them. A final ruling, and
+// every transfer, first passes the guard (guard.go); one the guard refuses
+// is returned among the refusals, unpublished, and is not an error. On an
+// error some commands may have been stored: publishing the same commands
+// again is safe, since JetStream drops the repeats and the guard lets the
+// same ruling through again.
+func (n *NATS) Publish(ctx context.Context, cmds ...rules.Command) ([]rules.Refusal, error) {
+	pass, refused, err := n.guard(ctx, cmds)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// Publish publishes the commands asynchronously, each with Nats-Msg-Id set to
-// its ID, and returns once JetStream has acknowledged all of them. On an
-// error some may have been stored: publishing the same commands again is
-// safe, since JetStream drops the repeats.
-func (n *NATS) Publish(ctx context.Context, cmds ...rules.Command) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(cmds))
+	futures := make([]jetstream.PubAckFuture, 0, len(pass))
 	var errs []error
-	for _, c := range cmds {
+	for _, c := range pass {
 		data, err := c.Data()
 		if err != nil {
-			return fmt.Errorf("publish %s: encode: %w", c.ID, err)
+			return nil, fmt.Errorf("publish %s: encode: %w", c.ID, err)
 		}
 		msg := &nats.Msg{Subject: c.Subject, Data: data, Header: nats.Header{}}
 		f, err := n.js.PublishMsgAsync(msg, jetstream.WithMsgID(c.ID), jetstream.WithStallWait(n.cfg.AckTimeout))
@@ -127,12 +130,26 @@ func (n *NATS) Publish(ctx context.Context, cmds ...rules.Command) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			errs = append(errs, fmt.Errorf("publish %s: %w", cmds[i].ID, err))
+			errs = append(errs, fmt.Errorf("publish %s: %w", pass[i].ID, err))
 		case <-ctx.Done():
-			return fmt.Errorf("publish %d commands: %w", len(cmds), ctx.Err())
+			return nil, fmt.Errorf("publish %d commands: %w", len(pass), ctx.Err())
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return refused, nil
+}
+
+// Ping checks that the connection is up and JetStream answers.
+func (n *NATS) Ping(ctx context.Context) error {
+	if !n.nc.IsConnected() {
+		return fmt.Errorf("nats: %s", n.nc.Status())
+	}
+	if _, err := n.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("jetstream account info: %w", err)
+	}
+	return nil
 }
 
 // KeepStreams creates or updates the streams, retrying until it works or
@@ -142,9 +159,12 @@ func (n *NATS) KeepStreams(ctx context.Context, log *slog.Logger) {
 	wait := 250 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := n.EnsureStreams(cctx)
+		notes, err := n.EnsureStreams(cctx)
 		cancel()
 		if err == nil {
+			for _, note := range notes {
+				log.Warn("stream configuration kept as the operator set it", "note", note)
+			}
 			log.Info("streams ready")
 			return
 		}
@@ -161,15 +181,4 @@ func (n *NATS) KeepStreams(ctx context.Context, log *slog.Logger) {
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
-}
-
-// Ping checks that the connection is up and JetStream answers.
-func (n *NATS) Ping(ctx context.Context) error {
-	if !n.nc.IsConnected() {
-		return fmt.Errorf("nats: %s", n.nc.Status())
-	}
-	if _, err := n.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("jetstream account info: %w", err)
-	}
-	return nil
 }

@@ -1,6 +1,9 @@
 package rules
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Checkpoint is where a partition stands in its store of record: what the
 // stream processor needs to resume it and to know when its next deadline is
@@ -31,4 +34,22 @@ type Batch struct {
 	// Prev is the mark the store must still hold (the Checkpoint's);
 	// Mark replaces it.
 	Prev, Mark string
+}
+
+// Refusal is a command the sink refused for good, and why: publishing it
+// would record a second final ruling for its order, or pay a transfer that
+// is not the order's final ruling's. It is held for a person to look at,
+// never published and never dropped silently.
+type Refusal struct {
+	Command Command
+	Reason  string
+}
+
+// Held is a refused command as the store keeps it.
+type Held struct {
+	CommandID string          `json:"command_id"`
+	Subject   string          `json:"subject"`
+	Data      json.RawMessage `json:"data"`
+	Reason    string          `json:"reason"`
+	At        time.Time       `json:"at"`
 }

@@ -103,3 +103,33 @@ func (r *Redis) Ack(ctx context.Context, p int, ids []string) error {
 	}
 	return nil
 }
+
+// Hold keeps commands the sink refused for good in partition p's held hash,
+// by command ID, with why and when, and returns how many the partition
+// holds. A person decides what becomes of them (docs/operations.md); the
+// inspection API shows them on their order. Holding the same command again
+// keeps the first reason.
+func (r *Redis) Hold(ctx context.Context, p int, refused []rules.Refusal) (int64, error) {
+	key := r.key(p, "held")
+	now := r.cfg.Now().UTC()
+	var n *redis.IntCmd
+	_, err := r.c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, f := range refused {
+			data, err := f.Command.Data()
+			if err != nil {
+				return fmt.Errorf("encode command %s: %w", f.Command.ID, err)
+			}
+			h, err := json.Marshal(rules.Held{CommandID: f.Command.ID, Subject: f.Command.Subject, Data: data, Reason: f.Reason, At: now})
+			if err != nil {
+				return err
+			}
+			pipe.HSetNX(ctx, key, f.Command.ID, h)
+		}
+		n = pipe.HLen(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("hold %d refused commands of partition %d: %w", len(refused), p, err)
+	}
+	return n.Val(), nil
+}

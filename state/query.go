@@ -184,3 +184,24 @@ func (r *Redis) OpenDisputes(ctx context.Context, partitions int) (map[rules.Sta
 	}
 	return out, nil
 }
+
+// Held returns the commands of an order the sink refused and partition p
+// holds for a person (command IDs start with the order ID and a slash).
+func (r *Redis) Held(ctx context.Context, order string, p int) ([]rules.Held, error) {
+	var out []rules.Held
+	iter := r.c.HScan(ctx, r.key(p, "held"), 0, order+"/*", 100).Iterator()
+	for i := 0; iter.Next(ctx); i++ {
+		if i%2 == 0 {
+			continue // the field; the value follows
+		}
+		var h rules.Held
+		if err := json.Unmarshal([]byte(iter.Val()), &h); err != nil {
+			return nil, fmt.Errorf("held commands of order %q: %w", order, err)
+		}
+		out = append(out, h)
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("held commands of order %q: %w", order, err)
+	}
+	return out, nil
+}

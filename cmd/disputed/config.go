@@ -85,11 +85,13 @@ type NATSConfig struct {
 	Password string
 	TLSFiles TLSFiles
 
-	CreateStreams  bool
-	DisputesStream string
-	FinanceStream  string
-	Duplicates     time.Duration
-	Replicas       int // of each stream
+	CreateStreams     bool
+	DisputesStream    string
+	FinanceStream     string
+	Duplicates        time.Duration // of DISPUTES
+	FinanceDuplicates time.Duration // of FINANCE and the guard
+	GuardStream       string
+	Replicas          int // of each stream
 }
 
 // TLSFiles names PEM files; all empty means the system's roots and no
@@ -114,11 +116,13 @@ func defaultConfig() Config {
 		},
 		Redis: RedisConfig{Prefix: sc.Prefix},
 		NATS: NATSConfig{
-			CreateStreams:  true,
-			DisputesStream: pc.DisputesStream,
-			FinanceStream:  pc.FinanceStream,
-			Duplicates:     pc.Duplicates,
-			Replicas:       pc.Replicas,
+			CreateStreams:     true,
+			DisputesStream:    pc.DisputesStream,
+			FinanceStream:     pc.FinanceStream,
+			Duplicates:        pc.DisputesDuplicates,
+			FinanceDuplicates: pc.FinanceDuplicates,
+			GuardStream:       pc.GuardStream,
+			Replicas:          pc.Replicas,
 		},
 		Policy:        rules.DefaultPolicy(),
 		HTTPAddr:      ":8080",
@@ -215,7 +219,9 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	boolean(&n.CreateStreams, "create-streams", "create or update the JetStream streams on start")
 	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
 	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
-	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the streams")
+	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the disputes stream")
+	dur(&n.FinanceDuplicates, "finance-duplicate-window", "JetStream duplicate window of the finance and guard streams: an outage of Redis or NATS shorter than it cannot store a transfer twice")
+	str(&n.GuardStream, "stream-guard", "JetStream `stream` of disputed.guard.>, which refuses a second final ruling of an order")
 	e.int(fs, &n.Replicas, "stream-replicas", getenv, "replicas of each JetStream stream (1, 3 or 5 on a NATS cluster)")
 
 	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz, /readyz and the /v1 API")

@@ -202,7 +202,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 			name: "defaults",
 			check: func(t *testing.T, c Config) {
 				if c.Kafka.Group != "disputed" || c.Kafka.Topics.RefundRequests != "refund-requests" || c.Kafka.DLQTopic != "disputes.dlq" ||
-					c.Retention != 2160*time.Hour || c.Skew != 5*time.Minute || c.NATS.Duplicates != 2*time.Minute ||
+					c.Retention != 2160*time.Hour || c.Skew != 5*time.Minute || c.NATS.Duplicates != 10*time.Minute || c.NATS.FinanceDuplicates != 6*time.Hour ||
 					!c.NATS.CreateStreams || c.MaxBatch != 500 || c.ShutdownGrace != 15*time.Second || c.HTTPAddr != ":8080" {
 					t.Errorf("defaults: %+v", c)
 				}

@@ -108,7 +108,8 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	}
 	defer nc.Close()
 	pub, err := producer.NewNATS(nc.Conn, producer.Config{
-		DisputesStream: n.DisputesStream, FinanceStream: n.FinanceStream, Duplicates: n.Duplicates, Replicas: n.Replicas,
+		DisputesStream: n.DisputesStream, FinanceStream: n.FinanceStream, GuardStream: n.GuardStream,
+		DisputesDuplicates: n.Duplicates, FinanceDuplicates: n.FinanceDuplicates, Replicas: n.Replicas,
 	})
 	if err != nil {
 		return err

@@ -221,15 +221,19 @@ func (n NATSConfig) validate(bad func(string, string, ...any)) {
 		bad("nats-user", "required by --nats-password")
 	}
 	n.TLSFiles.validate("nats-tls", bad)
-	for _, s := range []struct{ flag, name string }{{"stream-disputes", n.DisputesStream}, {"stream-finance", n.FinanceStream}} {
-		if s.name == "" || strings.ContainsAny(s.name, ".*> \t\n/\\") {
+	seen := make(map[string]string)
+	for _, s := range []struct{ flag, name string }{{"stream-disputes", n.DisputesStream}, {"stream-finance", n.FinanceStream}, {"stream-guard", n.GuardStream}} {
+		switch {
+		case s.name == "" || strings.ContainsAny(s.name, ".*> \t\n/\\"):
 			bad(s.flag, "%q is not a JetStream stream name", s.name)
+		case seen[s.name] != "":
+			bad(s.flag, "%q is also --%s: the streams must differ", s.name, seen[s.name])
+		default:
+			seen[s.name] = s.flag
 		}
 	}
-	if n.DisputesStream != "" && n.DisputesStream == n.FinanceStream {
-		bad("stream-finance", "%q is also --stream-disputes: the streams must differ", n.FinanceStream)
-	}
 	positive("duplicate-window", n.Duplicates, bad)
+	positive("finance-duplicate-window", n.FinanceDuplicates, bad)
 	if n.Replicas < 1 || n.Replicas > 5 {
 		bad("stream-replicas", "%d: must be 1 to 5", n.Replicas)
 	}

@@ -341,7 +341,7 @@ func (b *run) natsCeiling(ctx context.Context, cmds [][]rules.Command) (int, flo
 			published += len(cs)
 			g.Go(func() error {
 				for i := 0; i < len(cs); i += 256 {
-					if err := pub.Publish(gctx, cs[i:min(i+256, len(cs))]...); err != nil {
+					if _, err := pub.Publish(gctx, cs[i:min(i+256, len(cs))]...); err != nil {
 						return err
 					}
 				}
