@@ -16,17 +16,26 @@ const (
 	HeaderSourceTopic     = "disputed-source-topic"
 	HeaderSourcePartition = "disputed-source-partition"
 	HeaderSourceOffset    = "disputed-source-offset"
-	// HeaderOriginalSize is set when the dead-letter topic refused the
-	// message whole: the letter then carries only its first bytes.
-	HeaderOriginalSize = "disputed-original-size"
+	// HeaderOriginalSize is set when the letter carries only the first
+	// bytes of the message's value; HeaderOriginalKeySize likewise for its
+	// key.
+	HeaderOriginalSize    = "disputed-original-size"
+	HeaderOriginalKeySize = "disputed-original-key-size"
+	// HeaderStub is set on a letter that carries neither key nor value:
+	// the dead-letter topic refused even the cut one. The source headers
+	// say where the message is.
+	HeaderStub = "disputed-stub"
 )
 
-// A letter keeps at most the first truncatedValue bytes of a message whose
-// value is over maxLetterValue: Kafka's default limit on a record batch is
-// 1 MiB, and one huge message must not stop its partition.
+// Kafka's default limit on a record batch is 1 MiB, and one huge message,
+// however huge its key or value, must not stop its partition: a letter keeps
+// at most maxLetterValue of the value whole (else the first truncatedValue
+// bytes), and at most maxLetterKey of the key.
 const (
 	maxLetterValue = 900 << 10
 	truncatedValue = 64 << 10
+	maxLetterKey   = 1 << 10
+	maxReason      = 4 << 10
 )
 
 // KafkaDeadLetters writes dead letters to a Kafka topic: the original key and
@@ -55,8 +64,10 @@ func NewKafkaDeadLetters(brokers []string, topic string, transport kafka.RoundTr
 }
 
 // DeadLetter writes the letters and returns once Kafka has them. A letter
-// over 900 KiB, or one the topic refuses for its size, keeps only the first
-// 64 KiB of the message and a header with its original size.
+// the topic refuses for its size is written again with the first 64 KiB of
+// the value and 1 KiB of the key, and headers with their original sizes;
+// one refused even so becomes a stub with the reason and the source only.
+// Any other failure is returned: the batch is retried.
 func (d *KafkaDeadLetters) DeadLetter(ctx context.Context, letters ...DeadLetter) error {
 	msgs := make([]kafka.Message, len(letters))
 	for i, l := range letters {
@@ -69,10 +80,12 @@ func (d *KafkaDeadLetters) DeadLetter(ctx context.Context, letters ...DeadLetter
 	// The topic takes less than we thought: one by one, cutting what is
 	// large, so that the small letters go whole.
 	for _, l := range letters {
-		m := letter(l, false)
-		err := d.w.WriteMessages(ctx, m)
-		if tooLarge(err) && len(l.Msg.Value) > truncatedValue {
+		err := d.w.WriteMessages(ctx, letter(l, false))
+		if tooLarge(err) {
 			err = d.w.WriteMessages(ctx, letter(l, true))
+		}
+		if tooLarge(err) {
+			err = d.w.WriteMessages(ctx, stub(l))
 		}
 		if err != nil {
 			return wrapLetters(err, 1, d.w.Topic)
@@ -88,22 +101,40 @@ func wrapLetters(err error, n int, topic string) error {
 	return fmt.Errorf("write %d dead letters to %s: %w", n, topic, err)
 }
 
-func letter(l DeadLetter, truncate bool) kafka.Message {
-	m := kafka.Message{
-		Key:   l.Msg.Key,
-		Value: l.Msg.Value,
-		Headers: []kafka.Header{
-			{Key: HeaderError, Value: []byte(l.Reason)},
-			{Key: HeaderSourceTopic, Value: []byte(l.Msg.Topic)},
-			{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(l.Msg.Partition))},
-			{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(l.Msg.Offset, 10))},
-		},
+// letter is the dead letter of l; cut keeps only the first truncatedValue
+// bytes of the value. A key over maxLetterKey is always cut.
+func letter(l DeadLetter, cut bool) kafka.Message {
+	m := kafka.Message{Key: l.Msg.Key, Value: l.Msg.Value, Headers: source(l)}
+	if len(m.Key) > maxLetterKey {
+		m.Key = m.Key[:maxLetterKey]
+		m.Headers = append(m.Headers, kafka.Header{Key: HeaderOriginalKeySize, Value: []byte(strconv.Itoa(len(l.Msg.Key)))})
 	}
-	if truncate {
-		m.Value = l.Msg.Value[:truncatedValue]
+	if cut && len(m.Value) > truncatedValue {
+		m.Value = m.Value[:truncatedValue]
 		m.Headers = append(m.Headers, kafka.Header{Key: HeaderOriginalSize, Value: []byte(strconv.Itoa(len(l.Msg.Value)))})
 	}
 	return m
+}
+
+// stub is a letter with only the reason and where the message is.
+func stub(l DeadLetter) kafka.Message {
+	return kafka.Message{Headers: append(source(l),
+		kafka.Header{Key: HeaderStub, Value: []byte("true")},
+		kafka.Header{Key: HeaderOriginalKeySize, Value: []byte(strconv.Itoa(len(l.Msg.Key)))},
+		kafka.Header{Key: HeaderOriginalSize, Value: []byte(strconv.Itoa(len(l.Msg.Value)))})}
+}
+
+func source(l DeadLetter) []kafka.Header {
+	reason := l.Reason
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+	}
+	return []kafka.Header{
+		{Key: HeaderError, Value: []byte(reason)},
+		{Key: HeaderSourceTopic, Value: []byte(l.Msg.Topic)},
+		{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(l.Msg.Partition))},
+		{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(l.Msg.Offset, 10))},
+	}
 }
 
 // tooLarge reports whether Kafka, or the writer, refused a message for its

@@ -20,7 +20,10 @@ import (
 	"github.com/disputed/disputed/producer"
 	"github.com/disputed/disputed/rules"
 	"github.com/disputed/disputed/state"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -51,6 +54,9 @@ func newEnv(t *testing.T, partitions int) *env {
 		partitions: partitions,
 		prefix:     "e2e",
 	}
+	// The input topics take the oversized messages tests send on purpose;
+	// the dead-letter topic has the brokers' usual limit of about 1 MiB.
+	e.kafka.SetTopicConfig(t, dlqTopic, "max.message.bytes", "1048588")
 	pub, err := producer.NewNATS(e.nats.Conn(), producer.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +75,12 @@ type faults struct {
 	step    string // "after-save", "before-publish", "after-publish", "before-commit"
 	crashed atomic.Bool
 	crash   func()
+
+	// failSaves makes the first saves fail, as an unreachable Redis does;
+	// saveFailures counts them and saved says a save got through since.
+	failSaves    int64
+	saveFailures atomic.Int64
+	saved        atomic.Bool
 }
 
 var errCrashed = errors.New("crashed")
@@ -89,19 +101,32 @@ func (f *faults) at(step string) bool {
 
 func (f *faults) dead() bool { return f != nil && f.crashed.Load() }
 
-// store wraps the Redis store with the crash points.
+// store wraps the Redis store with the crash points. A blind store (the
+// negative control of the Redis-loss tests) saves on whatever mark Redis
+// holds, as disputed did before its saves were a compare-and-set.
 type store struct {
 	*state.Redis
-	f *faults
+	f     *faults
+	blind *redis.Client
 }
 
 func (s store) Save(ctx context.Context, p int, b rules.Batch) (rules.Checkpoint, error) {
 	if s.f.dead() {
 		return rules.Checkpoint{}, errCrashed
 	}
+	if s.f != nil && s.f.saveFailures.Load() < s.f.failSaves {
+		s.f.saveFailures.Add(1)
+		return rules.Checkpoint{}, errors.New("redis unreachable (injected)")
+	}
+	if s.blind != nil {
+		b.Prev, _ = s.blind.HGet(ctx, state.Key("e2e", p, "meta"), "m").Result()
+	}
 	cp, err := s.Redis.Save(ctx, p, b)
 	if err != nil {
 		return cp, err
+	}
+	if s.f != nil {
+		s.f.saved.Store(true)
 	}
 	hasCommands := slices.ContainsFunc(b.Decisions, func(d rules.Decision) bool { return len(d.Commands) > 0 })
 	if hasCommands && s.f.at("after-save") {
@@ -128,21 +153,33 @@ func (s store) Ack(ctx context.Context, p int, ids []string) error {
 	return s.Redis.Ack(ctx, p, ids)
 }
 
-func (s store) Outbox(ctx context.Context, p int, limit int) ([]rules.Command, time.Time, int64, error) {
+func (s store) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rules.Command, time.Time, int64, error) {
 	if s.f.dead() {
 		return nil, time.Time{}, 0, errCrashed
 	}
-	return s.Redis.Outbox(ctx, p, limit)
+	return s.Redis.Outbox(ctx, p, limit, upTo)
 }
 
+// publisher wraps the JetStream publisher with the crash points. An
+// unguarded one (the negative control) publishes without the guard stream.
 type publisher struct {
 	*producer.NATS
-	f *faults
+	f         *faults
+	unguarded jetstream.JetStream
 }
 
 func (p publisher) Publish(ctx context.Context, cmds ...rules.Command) ([]rules.Refusal, error) {
 	if p.f.dead() || p.f.at("before-publish") {
 		return nil, errCrashed
+	}
+	if p.unguarded != nil {
+		for _, c := range cmds {
+			data, _ := c.Data()
+			if _, err := p.unguarded.PublishMsg(ctx, &nats.Msg{Subject: c.Subject, Data: data}, jetstream.WithMsgID(c.ID)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
 	}
 	refused, err := p.NATS.Publish(ctx, cmds...)
 	if err != nil {
@@ -186,6 +223,15 @@ type options struct {
 	maxBatch int
 	policy   *rules.Policy
 	reg      *prometheus.Registry
+	// blind saves on whatever mark Redis holds (no compare-and-set), and
+	// unguarded publishes without the guard stream: the defences against a
+	// Redis that loses writes, switched off for the loss tests' controls.
+	blind, unguarded bool
+	// redisAddr, when set, is where the store connects instead of the
+	// env's Redis (a proxy in front of a primary and its replica), with
+	// durability.
+	redisAddr  string
+	durability state.Durability
 }
 
 func (e *env) startWith(t *testing.T, o options) *member {
@@ -204,21 +250,37 @@ func (e *env) startWith(t *testing.T, o options) *member {
 	if f != nil {
 		f.crash = cancel
 	}
-	redisStore := state.NewRedis(e.redis.Client(), state.Config{Prefix: e.prefix})
+	rdb := e.redis.Client()
+	if o.redisAddr != "" {
+		rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr})
+		t.Cleanup(func() { rdb.Close() })
+	}
+	redisStore := state.NewRedis(rdb, state.Config{Prefix: e.prefix, Durability: o.durability})
 	nats, err := producer.NewNATS(e.nats.Conn(), producer.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dl := consumer.NewKafkaDeadLetters(e.kafka.Brokers, dlqTopic, nil)
 	t.Cleanup(func() { dl.Close() })
-	s := store{redisStore, f}
+	s := store{Redis: redisStore, f: f}
+	pub := publisher{NATS: nats, f: f}
+	if o.blind {
+		s.blind = e.redis.Client()
+	}
+	if o.unguarded {
+		js, err := jetstream.New(e.nats.Conn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.unguarded = js
+	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	proc := &consumer.Processor{Policy: policy, Store: s, Deadlines: s, DeadLetters: deadLetters{dl, f}, Metrics: metrics, Logger: log}
 	k := consumer.NewKafka(consumer.Config{
 		Brokers: e.kafka.Brokers, Group: "disputed", Topics: topics, MaxBatch: maxBatch,
 		MaxWait: 50 * time.Millisecond, Idle: testIdle, HeartbeatInterval: 100 * time.Millisecond,
 		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, FlushTimeout: time.Second,
-	}, proc, s, publisher{nats, f}, metrics, log)
+	}, proc, s, pub, metrics, log)
 	m := &member{k: k, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- k.Run(ctx) }()
 	t.Cleanup(func() { m.stop(t) })
@@ -287,6 +349,12 @@ func copies(lines [][]byte, n int) [][]byte {
 // deadline up to now fired, as the live processor fires them.
 func replayLines(t *testing.T, lines [][]byte, now time.Time) story {
 	t.Helper()
+	return replayWith(t, lines, now, rules.DefaultPolicy())
+}
+
+// replayWith is replayLines under another policy.
+func replayWith(t *testing.T, lines [][]byte, now time.Time, policy rules.Policy) story {
+	t.Helper()
 	// Upstream writes each topic in about the order things happen; the
 	// scenario files, put together, are not. Send (and replay) the events
 	// in time order, ties by topic as the processor's merge breaks them.
@@ -306,7 +374,7 @@ func replayLines(t *testing.T, lines [][]byte, now time.Time) story {
 		}
 		return ia - ib
 	})
-	r := rules.NewReplay(rules.DefaultPolicy())
+	r := rules.NewReplay(policy)
 	st := story{want: make(map[string]testserver.Msg)}
 	keep := func(cmds []rules.Command) {
 		for _, c := range cmds {

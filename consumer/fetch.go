@@ -74,6 +74,11 @@ func (f *fetcher) run(ctx context.Context, offset int64, out chan<- chunk) {
 		offset = next
 		atEnd := offset >= res.HighWatermark
 		f.metrics.setLag(f.topic, f.partition, res.HighWatermark-next)
+		if atEnd && len(in) > 0 {
+			// Records just written: how far their timestamps are from this
+			// processor's clock (their delivery time besides).
+			f.metrics.clockOffset(f.cfg.Now().Sub(in[len(in)-1].Msg.Time))
+		}
 		if len(in) == 0 && !atEnd && !wasAtEnd {
 			continue
 		}
@@ -121,8 +126,14 @@ func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64
 }
 
 // decodeInput decodes a message and checks what only the stream can tell:
-// the key is the order ID, and the event is not from the future.
+// the key is the order ID, and the event is not from the future. The clock
+// the future is measured from is the later of the processor's and the
+// record's timestamp, so that a processor whose clock is behind does not
+// refuse fresh events.
 func decodeInput(m Message, now time.Time, skew time.Duration) Input {
+	if m.Time.After(now) {
+		now = m.Time
+	}
 	e, err := rules.Decode(m.Value)
 	switch {
 	case err != nil:

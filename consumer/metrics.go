@@ -43,6 +43,8 @@ type Metrics struct {
 	commitErrors     prometheus.Counter
 	conflicts        *prometheus.CounterVec
 	refusals         *prometheus.CounterVec
+	storeBehind      prometheus.Counter
+	clock            prometheus.Gauge
 	heldCommands     *prometheus.GaugeVec
 	storeSeconds     *prometheus.HistogramVec
 	publishSeconds   prometheus.Histogram
@@ -178,6 +180,14 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "disputed_guard_refusals_total",
 			Help: "Commands the guard stream refused for good and the outbox holds for a person, by kind (ruling: a second final ruling of an order; transfer: one that is not the order's final ruling's). Any is an incident: see the runbook.",
 		}, []string{"kind"}),
+		clock: f.NewGauge(prometheus.GaugeOpts{
+			Name: "disputed_clock_offset_seconds",
+			Help: "This processor's clock minus the timestamp of the newest record of a fetch that read its topic to the end: how late fresh records are read, plus how far this clock is from the brokers' (or producers'). Negative: this clock is behind them. Deadlines fire by this clock.",
+		}),
+		storeBehind: f.NewCounter(prometheus.CounterOpts{
+			Name: "disputed_store_behind_commits_total",
+			Help: "Topics of a partition found, when it was opened, with the store's applied offset behind the group's committed offset: Redis lost writes it had acknowledged. The lost events are read again.",
+		}),
 		heldCommands: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "disputed_held_commands",
 			Help: "Commands refused by the guard and held for a person, by partition.",
@@ -287,6 +297,20 @@ func (m *Metrics) held(p int, total int64, refused []rules.Refusal) {
 		m.refusals.WithLabelValues(kind).Inc()
 	}
 	m.heldCommands.WithLabelValues(strconv.Itoa(p)).Set(float64(total))
+}
+
+func (m *Metrics) clockOffset(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.clock.Set(d.Seconds())
+}
+
+func (m *Metrics) behind() {
+	if m == nil {
+		return
+	}
+	m.storeBehind.Inc()
 }
 
 func (m *Metrics) conflict(cause string) {

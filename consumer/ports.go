@@ -45,9 +45,11 @@ type Deadlines interface {
 // Outbox holds the commands saved but not yet acknowledged by JetStream.
 // Only the partition's owner reads and acknowledges them.
 type Outbox interface {
-	// Outbox returns up to limit commands, oldest first, when the oldest
-	// was saved, and how many are waiting in all.
-	Outbox(ctx context.Context, partition int, limit int) (cmds []rules.Command, oldest time.Time, depth int64, err error)
+	// Outbox returns up to limit commands, oldest first, among those
+	// numbered upTo or less (rules.Checkpoint.OutboxSeq of a durable save;
+	// upTo < 0: any), when the oldest waiting was saved, and how many wait
+	// in all.
+	Outbox(ctx context.Context, partition int, limit int, upTo int64) (cmds []rules.Command, oldest time.Time, depth int64, err error)
 	// Ack removes the given commands, by ID, from the head of the outbox.
 	// An ID no longer at the head was removed already and is skipped.
 	Ack(ctx context.Context, partition int, ids []string) error

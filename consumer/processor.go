@@ -44,6 +44,14 @@ type Session struct {
 	owner  string // prefix of every mark this session writes
 	seq    int64
 	opened string // the store's mark when the session began
+	// lettered are the messages dead-lettered for the batch being retried:
+	// a retry does not write them again.
+	lettered map[letterKey]bool
+}
+
+type letterKey struct {
+	topic  string
+	offset int64
 }
 
 // Open starts a session on the partition from the store's checkpoint.
@@ -135,6 +143,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		decisions []rules.Decision
 		letters   []DeadLetter
 		counts    []eventCount
+		unknown   bool // a letter says its order is unknown: that depends on the store
 	)
 	keep := func(steps []rules.Step) {
 		for _, st := range steps {
@@ -166,6 +175,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		steps, err := engine.Apply(e)
 		keep(steps)
 		if errors.Is(err, rules.ErrInvalidEvent) {
+			unknown = unknown || errors.Is(err, rules.ErrUnknownOrder)
 			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: err.Error()})
 			counts = append(counts, eventCount{x.Msg.Topic, string(e.Type), resultDeadLetter})
 			continue
@@ -188,18 +198,21 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		return res, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
 	}
 
-	if len(letters) > 0 {
-		if err := p.DeadLetters.DeadLetter(ctx, letters...); err != nil {
-			return res, fmt.Errorf("apply batch of partition %d: %w %d messages: %w", s.part, errDeadLetter, len(letters), err)
+	if unknown {
+		// An order is unknown if the store does not hold it, which a store
+		// that lost writes would say wrongly: make sure it did not before
+		// a letter goes out that no save can take back.
+		if err := s.checkMark(ctx); err != nil {
+			return res, err
 		}
-		for _, l := range letters {
-			p.logger().Warn("dead letter", "order_id", string(l.Msg.Key), "topic", l.Msg.Topic,
-				"partition", l.Msg.Partition, "offset", l.Msg.Offset, "reason", l.Reason)
-		}
+	}
+	if err := s.deadLetter(ctx, letters); err != nil {
+		return res, err
 	}
 	if err := s.save(ctx, decisions, res.Offsets); err != nil {
 		return res, err
 	}
+	clear(s.lettered) // saved: these offsets are not read again
 	for _, c := range counts {
 		p.Metrics.event(c.topic, c.typ, c.result)
 	}
@@ -215,6 +228,60 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		}
 	}
 	return res, nil
+}
+
+// checkMark returns an error wrapping rules.ErrConflict when the store no
+// longer holds the mark this session last wrote.
+func (s *Session) checkMark(ctx context.Context) error {
+	cp, err := s.p.Store.Open(ctx, s.part)
+	if err != nil {
+		return fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+	}
+	if cp.Mark != s.cp.Mark {
+		err := &markError{stored: cp.Mark}
+		s.p.Metrics.conflict(s.conflictCause(err, ""))
+		return fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+	}
+	return nil
+}
+
+// markError is a store found holding another mark than the session's.
+type markError struct{ stored string }
+
+func (e *markError) Error() string {
+	return fmt.Sprintf("the store's last write is %q, not this session's: %v", e.stored, rules.ErrConflict)
+}
+func (e *markError) Unwrap() error      { return rules.ErrConflict }
+func (e *markError) StoredMark() string { return e.stored }
+
+// deadLetter writes the letters not written yet by an earlier attempt at
+// the same batch, and remembers them until the batch is saved.
+func (s *Session) deadLetter(ctx context.Context, letters []DeadLetter) error {
+	var todo []DeadLetter
+	for _, l := range letters {
+		if !s.lettered[letterKey{l.Msg.Topic, l.Msg.Offset}] {
+			todo = append(todo, l)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := s.p.DeadLetters.DeadLetter(ctx, todo...); err != nil {
+		return fmt.Errorf("apply batch of partition %d: %w %d messages: %w", s.part, errDeadLetter, len(todo), err)
+	}
+	if s.lettered == nil {
+		s.lettered = make(map[letterKey]bool)
+	}
+	for _, l := range todo {
+		s.lettered[letterKey{l.Msg.Topic, l.Msg.Offset}] = true
+		key := l.Msg.Key
+		if len(key) > 256 {
+			key = key[:256]
+		}
+		s.p.logger().Warn("dead letter", "order_id", string(key), "topic", l.Msg.Topic,
+			"partition", l.Msg.Partition, "offset", l.Msg.Offset, "reason", l.Reason)
+	}
+	return nil
 }
 
 // load reads the states the batch needs, those of its events and of the

@@ -8,8 +8,10 @@ import (
 // relay drains a partition's outbox to JetStream while this member owns
 // the partition, then flushes it once more, within FlushTimeout. It is woken
 // after a batch saved commands, and retries every second on its own; an
-// entry leaves the outbox only once JetStream acknowledged it.
-func (k *Kafka) relay(ctx context.Context, p int, wake <-chan struct{}) {
+// entry leaves the outbox only once JetStream acknowledged it. It publishes
+// only the commands of saves known to be durable: durable returns the number
+// of the last of them (the worker's sessions set it).
+func (k *Kafka) relay(ctx context.Context, p int, wake <-chan struct{}, durable func() int64) {
 	log := k.log.With("partition", p)
 	if n, err := k.outbox.Hold(ctx, p, nil); err == nil {
 		k.metrics.held(p, n, nil) // what a former owner held, for the gauge
@@ -21,14 +23,14 @@ func (k *Kafka) relay(ctx context.Context, p int, wake <-chan struct{}) {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.FlushTimeout)
 			defer cancel()
-			if err := k.flush(fctx, p); err != nil {
+			if err := k.flush(fctx, p, durable()); err != nil {
 				log.Warn("outbox not flushed on release; the next owner publishes it", "err", err)
 			}
 			return
 		case <-wake:
 		case <-tick.C:
 		}
-		if err := k.flush(ctx, p); err != nil && ctx.Err() == nil {
+		if err := k.flush(ctx, p, durable()); err != nil && ctx.Err() == nil {
 			k.metrics.publishFailed()
 			log.Warn("publish failed; the outbox keeps the commands", "err", err)
 			// The ticker retries; a NATS outage grows the outbox meanwhile.
@@ -36,10 +38,11 @@ func (k *Kafka) relay(ctx context.Context, p int, wake <-chan struct{}) {
 	}
 }
 
-// flush publishes the partition's outbox until it is empty.
-func (k *Kafka) flush(ctx context.Context, p int) error {
+// flush publishes the partition's outbox, up to the command numbered upTo,
+// until it is empty.
+func (k *Kafka) flush(ctx context.Context, p int, upTo int64) error {
 	for {
-		cmds, oldest, depth, err := k.outbox.Outbox(ctx, p, 256)
+		cmds, oldest, depth, err := k.outbox.Outbox(ctx, p, 256, upTo)
 		if err != nil {
 			return err
 		}

@@ -105,6 +105,9 @@ func TestDeadLetters(t *testing.T) {
 		{"future time", "o1", strings.Replace(ev("e7", "chat.message", "o1", `{"from":"customer","text":"hi"}`), at, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1), "ahead of the clock"},
 		{"key is not the subject", "o2", ev("e8", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key"},
 		{"oversized", "o1", ev("e11", "chat.message", "o1", `{"from":"customer","text":"`+strings.Repeat("x", 3<<19)+`"}`), "more than the 1048576 allowed"},
+		// A key of about 1 MiB once stopped its partition for ever: the
+		// letter was refused and only the value was ever cut.
+		{"huge key", strings.Repeat("k", 1<<20+1000), ev("e12", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key"},
 	}
 	var msgs []kafka.Message
 	msgs = append(msgs, kafka.Message{Topic: topics.Orders, Key: []byte("o1"), Value: []byte(ev("e1", "order.paid", "o1", paid))})
@@ -140,6 +143,11 @@ func TestDeadLetters(t *testing.T) {
 				if string(l.Value) != c.value[:64<<10] || h[consumer.HeaderOriginalSize] != fmt.Sprint(len(c.value)) {
 					t.Errorf("oversized dead letter: %d bytes, original size header %q; want the first 65536 bytes and %d",
 						len(l.Value), h[consumer.HeaderOriginalSize], len(c.value))
+				}
+			case len(c.key) > 1024:
+				// Its value whole, its key's first KiB and its size.
+				if string(l.Value) != c.value || string(l.Key) != c.key[:1024] || h[consumer.HeaderOriginalKeySize] != fmt.Sprint(len(c.key)) {
+					t.Errorf("huge-key dead letter: key of %d bytes, original key size header %q", len(l.Key), h[consumer.HeaderOriginalKeySize])
 				}
 			case string(l.Value) != c.value || string(l.Key) != c.key:
 				t.Errorf("dead letter is not the original message: key %q value %s", l.Key, l.Value)
@@ -326,4 +334,59 @@ func liveStory(ctx context.Context, w *kafka.Writer, order string) ([][]byte, er
 		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: refund},
 		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: settle})
 	return [][]byte{paid, refund, settle}, err
+}
+
+// TestDeadLetterWrittenOnce fails the save of a batch with a malformed
+// message three times: the batch is retried, and the letter is written
+// once, not once per attempt.
+func TestDeadLetterWrittenOnce(t *testing.T) {
+	e := newEnv(t, 1)
+	f := &faults{failSaves: 3}
+	e.start(t, f)
+	at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano)
+	paid := fmt.Sprintf(`{"specversion":"1.0","id":"p","source":"t","type":"order.paid","time":%q,"subject":"o1","data":{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR"}}`, at)
+	e.kafka.Produce(context.Background(), t,
+		kafka.Message{Topic: topics.Orders, Key: []byte("o1"), Value: []byte(paid)},
+		kafka.Message{Topic: topics.Orders, Key: []byte("o1"), Value: []byte(`{"specversion":"1.0"`)})
+	testserver.WaitUntil(t, 20*time.Second, "the batch is saved after the failures", func() bool { return f.saveFailures.Load() == 3 && f.saved.Load() })
+	time.Sleep(500 * time.Millisecond)
+	if letters := e.kafka.ReadAll(context.Background(), t, dlqTopic, 1); len(letters) != 1 {
+		t.Errorf("%d dead letters after 3 failed saves and a good one, want 1", len(letters))
+	}
+}
+
+// TestChatFloodDecidesNothing floods an order under review with the
+// customer's chat messages through Kafka; the provider's evidence that
+// follows still decides it, and the customer is not refunded.
+func TestChatFloodDecidesNothing(t *testing.T) {
+	e := newEnv(t, 1)
+	e.start(t, nil)
+	base := time.Now().UTC().Add(-time.Hour)
+	ev := func(id, typ string, at time.Time, data string) kafka.Message {
+		v := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"t","type":%q,"time":%q,"subject":"o1","data":%s}`, id, typ, at.Format(time.RFC3339Nano), data)
+		return kafka.Message{Topic: rules.Type(typ).Topic(), Key: []byte("o1"), Value: []byte(v)}
+	}
+	msgs := []kafka.Message{
+		ev("p", "order.paid", base, `{"customer_id":"c","provider_id":"s","category":"software_app","amount":5000,"currency":"EUR"}`),
+		ev("r", "refund.requested", base.Add(time.Minute), `{"reason":"not_delivered"}`),
+		ev("i", "intervention.requested", base.Add(2*time.Minute), `{"by":"customer"}`),
+	}
+	for i := range 1000 {
+		msgs = append(msgs, ev(fmt.Sprintf("c%d", i), "chat.message", base.Add(3*time.Minute), `{"from":"customer","text":"spam"}`))
+	}
+	msgs = append(msgs, ev("ev", "evidence.submitted", base.Add(4*time.Minute), `{"party":"provider","kind":"valid","note":"delivery records"}`))
+	e.kafka.Produce(context.Background(), t, msgs...)
+	var rulings []string
+	testserver.WaitUntil(t, 30*time.Second, "the ruling", func() bool {
+		rulings = nil
+		for _, m := range e.published(t) {
+			if strings.HasPrefix(m.Subject, rules.SubjectRuling) {
+				rulings = append(rulings, string(m.Data))
+			}
+		}
+		return len(rulings) > 0
+	})
+	if len(rulings) != 1 || !strings.Contains(rulings[0], `"outcome":"release"`) {
+		t.Errorf("rulings after 1000 chats and the provider's evidence: %v, want one release", rulings)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -27,6 +28,7 @@ type worker struct {
 	topics    []string
 	committed map[string]int64 // committed offsets of the generation
 	wakeOut   chan struct{}
+	durable   atomic.Int64 // the outbox number of the last durable save, for the relay
 	log       *slog.Logger
 }
 
@@ -50,7 +52,8 @@ func newWorker(k *Kafka, client *kafka.Client, gen *kafka.Generation, p int) *wo
 // are retried with backoff.
 func (w *worker) run(ctx context.Context) {
 	var relay sync.WaitGroup
-	relay.Go(func() { w.k.relay(ctx, w.p, w.wakeOut) })
+	w.durable.Store(-1) // nothing is known to be durable before a session opens
+	relay.Go(func() { w.k.relay(ctx, w.p, w.wakeOut, func() int64 { return w.durable.Load() }) })
 	b := newBackoff()
 	for {
 		err := w.session(ctx)
@@ -76,6 +79,10 @@ func (w *worker) session(ctx context.Context) error {
 		return err
 	}
 	w.k.metrics.pending(w.p, s.Checkpoint().Pending)
+	w.checkBehind(s)
+	// Open made what the store holds durable: its commands may go out.
+	w.durable.Store(s.Checkpoint().OutboxSeq)
+	w.wake()
 	sctx, cancel := context.WithCancel(ctx)
 	chunks := make([]chan chunk, len(w.topics))
 	var fetchers sync.WaitGroup
@@ -99,6 +106,32 @@ func (w *worker) session(ctx context.Context) error {
 		fetchers.Go(func() { f.run(sctx, from, chunks[i]) })
 	}
 	return w.loop(sctx, s, chunks)
+}
+
+// checkBehind reports a store that went back behind what the group
+// committed: it lost writes it had acknowledged (a failover to a replica
+// that did not have them, a restore from a snapshot). The session reads the
+// lost events again from what the store applied; with no offset at all for
+// a topic the store is empty or was replaced, and the session starts from
+// the commit: the orders' states before it are gone (docs/operations.md).
+func (w *worker) checkBehind(s *Session) {
+	for _, t := range w.topics {
+		committed := w.committed[t]
+		if committed <= 0 {
+			continue
+		}
+		applied, ok := s.Applied(t)
+		switch {
+		case !ok:
+			w.k.metrics.behind()
+			w.log.Error("the store holds no applied offset for a topic the group committed: Redis is empty or was replaced; reading from the commit, the state of the events before it is missing",
+				"topic", t, "committed", committed)
+		case applied+1 < committed:
+			w.k.metrics.behind()
+			w.log.Error("the store is behind the committed offsets: Redis lost writes it had acknowledged; reading the lost events again",
+				"topic", t, "applied", applied, "committed", committed, "events", committed-applied-1)
+		}
+	}
 }
 
 // loop merges the four topics in event-time order, applies batches, fires
@@ -167,10 +200,8 @@ func (w *worker) loop(ctx context.Context, s *Session, chunks []chan chunk) erro
 		}
 		w.commit(ctx, res.Offsets)
 		if res.Commands > 0 {
-			select {
-			case w.wakeOut <- struct{}{}:
-			default:
-			}
+			w.durable.Store(s.Checkpoint().OutboxSeq)
+			w.wake()
 		}
 		w.k.metrics.pending(w.p, s.Checkpoint().Pending)
 	}
@@ -207,6 +238,14 @@ func (w *worker) apply(ctx context.Context, s *Session, in []Input, horizon time
 		if !b.wait(ctx) {
 			return res, ctx.Err()
 		}
+	}
+}
+
+// wake tells the relay there may be commands to publish.
+func (w *worker) wake() {
+	select {
+	case w.wakeOut <- struct{}{}:
+	default:
 	}
 }
 

@@ -19,16 +19,14 @@ type Policy struct {
 	// (c2.a5: 3 days).
 	ModificationWindow time.Duration
 
-	// Per-order limits, so that one order flooded with events (by mistake
-	// or on purpose) costs a small, known amount of memory and time.
-	// MaxEvents: events kept per order; later ones are rejected, and not
-	// recorded, so a redelivery is rejected again under the same command
-	// ID. MaxVouchers: evidence and chat messages kept per order; later
-	// ones are rejected. MaxVoucherText: bytes of a voucher's text kept in
-	// the state (the whole text stays in the event stream). Zero means no
-	// limit.
+	// Per-order quotas, each per party (quota.go): chat messages,
+	// pieces of evidence, and other events each party may send. Later ones
+	// are rejected and not recorded. MaxVoucherText: bytes of a voucher's
+	// text kept in the state (the whole text stays in the event stream).
+	// Zero means no limit.
+	MaxChats       int
+	MaxEvidence    int
 	MaxEvents      int
-	MaxVouchers    int
 	MaxVoucherText int
 }
 
@@ -38,8 +36,9 @@ func DefaultPolicy() Policy {
 		RuleSet:            RuleSet2018,
 		EvidenceWindow:     72 * time.Hour,
 		ModificationWindow: 72 * time.Hour,
-		MaxEvents:          1000,
-		MaxVouchers:        200,
+		MaxChats:           200,
+		MaxEvidence:        50,
+		MaxEvents:          500,
 		MaxVoucherText:     1024,
 	}
 }
@@ -57,7 +56,7 @@ func (p Policy) Validate() error {
 	if p.ModificationWindow <= 0 || p.ModificationWindow > maxWindow {
 		errs = append(errs, fmt.Errorf("modification window %v: must be positive and at most 10 years", p.ModificationWindow))
 	}
-	if p.MaxEvents < 0 || p.MaxVouchers < 0 || p.MaxVoucherText < 0 {
+	if p.MaxEvents < 0 || p.MaxChats < 0 || p.MaxEvidence < 0 || p.MaxVoucherText < 0 {
 		errs = append(errs, errors.New("per-order limits cannot be negative"))
 	}
 	return errors.Join(errs...)
@@ -115,12 +114,13 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 	if s.seen(e.ID) {
 		return Decision{State: s}, nil
 	}
-	if p.MaxEvents > 0 && s.Events >= p.MaxEvents {
-		return p.overLimit(s, e, fmt.Sprintf("order %s has reached its limit of %d events", e.OrderID, p.MaxEvents)), nil
+	if reason := p.overQuota(s, e); reason != "" {
+		return p.overLimit(s, e, reason), nil
 	}
 	d := p.start(s, e, now, "event:"+e.ID)
 	d.s.log(e.Time, string(e.Type), e.ID)
-	d.s.Events++
+	n, _ := d.s.Counts.counter(e)
+	*n++
 	if s.Status == StatusRuled {
 		d.reject(fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
 	} else {
@@ -130,7 +130,7 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 	return d.finish(), nil
 }
 
-// overLimit rejects an event beyond a per-order limit without recording it:
+// overLimit rejects an event beyond a per-order quota without recording it:
 // the state stays as it is, and a redelivery gets the same rejection, with
 // the same command ID.
 func (p Policy) overLimit(s State, e Event, reason string) Decision {

@@ -13,10 +13,6 @@ func (d *decider) handle() {
 	case TypeOrderAccepted:
 		d.orderAccepted()
 	case TypeChatMessage, TypeEvidenceSubmitted:
-		if max := d.p.MaxVouchers; max > 0 && len(s.Vouchers) >= max {
-			d.reject(fmt.Sprintf("order %s has reached its limit of %d vouchers (evidence and chat messages)", e.OrderID, max))
-			return
-		}
 		v := Voucher{EventID: e.ID, At: e.Time, Party: e.Data.From, Text: e.Data.Text}
 		if e.Type == TypeEvidenceSubmitted {
 			v = Voucher{EventID: e.ID, At: e.Time, Party: e.Data.Party, Kind: e.Data.Kind, Text: e.Data.Note}

@@ -85,8 +85,8 @@ type State struct {
 	// order. It is how a repeated event is known and has no effect (see
 	// LogEntry for the format).
 	Log []string `json:"log,omitempty"`
-	// Events counts the events logged, for the per-order limit.
-	Events int `json:"events,omitempty"`
+	// Counts are what the parties have used of their quotas (quota.go).
+	Counts Counts `json:"counts,omitzero"`
 }
 
 // LogEntry is one line of State.Log, encoded as three tab-separated fields:

@@ -13,8 +13,10 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-// An outbox entry is "<command id>\n<written ms>\n<json entry>": the ID
-// first, so that Ack can match it without decoding.
+// An outbox entry is "<number>\n<command id>\n<written ms>\n<json entry>":
+// the partition's sequence number of the command (save.lua gives them), so
+// that the relay can publish only what a durable save wrote, then the ID, so
+// that Ack can match it without decoding.
 type outboxEntry struct {
 	ID      string          `json:"id"`
 	Subject string          `json:"subject"`
@@ -41,7 +43,8 @@ for k = 1, #ARGV do
   local head = redis.call('LINDEX', KEYS[1], 0)
   if not head then break end
   local id = ARGV[k]
-  if string.sub(head, 1, #id + 1) == id .. '\n' then
+  local at = string.find(head, '\n', 1, true)
+  if at and string.sub(head, at + 1, at + #id + 1) == id .. '\n' then
     redis.call('LPOP', KEYS[1])
     removed = removed + 1
   end
@@ -52,7 +55,9 @@ return removed
 // Outbox returns up to limit commands of partition p not yet acknowledged by
 // JetStream, oldest first, with their bodies already encoded
 // (json.RawMessage), when the oldest was written, and how many wait in all.
-func (r *Redis) Outbox(ctx context.Context, p int, limit int) ([]rules.Command, time.Time, int64, error) {
+// It returns only the commands numbered upTo or less (those of saves known to
+// be durable); upTo < 0 returns any.
+func (r *Redis) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rules.Command, time.Time, int64, error) {
 	var (
 		head  *redis.StringSliceCmd
 		depth *redis.IntCmd
@@ -70,15 +75,20 @@ func (r *Redis) Outbox(ctx context.Context, p int, limit int) ([]rules.Command, 
 	cmds := make([]rules.Command, 0, len(vals))
 	var oldest time.Time
 	for i, v := range vals {
-		_, rest, ok1 := strings.Cut(v, "\n")
+		num, rest, ok0 := strings.Cut(v, "\n")
+		_, rest, ok1 := strings.Cut(rest, "\n")
 		stamp, entry, ok2 := strings.Cut(rest, "\n")
+		seq, err := strconv.ParseInt(num, 10, 64)
 		var e outboxEntry
-		if !ok1 || !ok2 || json.Unmarshal([]byte(entry), &e) != nil {
+		if !ok0 || !ok1 || !ok2 || err != nil || json.Unmarshal([]byte(entry), &e) != nil {
 			return nil, time.Time{}, 0, fmt.Errorf("read outbox of partition %d: entry %d is corrupt", p, i)
 		}
 		if i == 0 {
 			ms, _ := strconv.ParseInt(stamp, 10, 64)
 			oldest = time.UnixMilli(ms)
+		}
+		if upTo >= 0 && seq > upTo {
+			break // not known to be durable yet
 		}
 		cmds = append(cmds, rules.Command{ID: e.ID, Subject: e.Subject, Body: e.Data})
 	}

@@ -21,6 +21,9 @@ type Config struct {
 	// Retention is how long a closed order (ruled, or accepted by the
 	// customer) is kept; open ones never expire.
 	Retention time.Duration
+	// Durability is what a save makes sure of before its commands may be
+	// published (durability.go).
+	Durability Durability
 	// Now is the wall clock, used only to stamp outbox entries and status
 	// changes for the reviewers' queue and the oldest-entry metric.
 	Now func() time.Time
@@ -28,7 +31,11 @@ type Config struct {
 
 // DefaultConfig returns the store's defaults.
 func DefaultConfig() Config {
-	return Config{Prefix: "disputed", Retention: 90 * 24 * time.Hour, Now: time.Now}
+	return Config{
+		Prefix: "disputed", Retention: 90 * 24 * time.Hour,
+		Durability: Durability{Mode: DurabilityFsync, Replicas: 1, Timeout: time.Second},
+		Now:        time.Now,
+	}
 }
 
 // Redis is the Redis-backed store of record. It is safe for concurrent use;
@@ -56,6 +63,9 @@ func NewRedis(c redis.UniversalClient, cfg Config) *Redis {
 	}
 	if cfg.Now == nil {
 		cfg.Now = d.Now
+	}
+	if cfg.Durability.Mode == "" {
+		cfg.Durability = d.Durability
 	}
 	return &Redis{c: c, cfg: cfg, save: redis.NewScript(saveScript), ack: redis.NewScript(ackScript)}
 }

@@ -193,7 +193,7 @@ func TestOutboxAckOnlyWhatWasPublished(t *testing.T) {
 	if _, err := save(ctx, st, 0, ds, nil); err != nil {
 		t.Fatal(err)
 	}
-	cmds, oldest, depth, err := st.Outbox(ctx, 0, 10)
+	cmds, oldest, depth, err := st.Outbox(ctx, 0, 10, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestOutboxAckOnlyWhatWasPublished(t *testing.T) {
 	if err := st.Ack(ctx, 0, []string{cmds[0].ID, cmds[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	left, _, depth, _ := st.Outbox(ctx, 0, 10)
+	left, _, depth, _ := st.Outbox(ctx, 0, 10, -1)
 	if len(left) != 1 || left[0].ID != cmds[2].ID || depth != 1 {
 		t.Errorf("outbox after acks = %v (depth %d), want only %s", ids(left), depth, cmds[2].ID)
 	}

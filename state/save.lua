@@ -2,9 +2,10 @@
 -- partition's hash tag, so the script touches one slot.
 --
 -- KEYS[1] deadlines (sorted set, member "order|timer", score due ms)
--- KEYS[2] outbox (list of "<command id>\n<written ms>\n<json entry>")
+-- KEYS[2] outbox (list of "<seq>\n<command id>\n<written ms>\n<json entry>")
 -- KEYS[3] applied offsets (hash topic -> offset)
--- KEYS[4] meta (hash: m = the mark of the last write)
+-- KEYS[4] meta (hash: m = the mark of the last write, o = the number of
+--   the last command appended to the outbox)
 -- KEYS[5 .. 4+k] the open disputes by status (sorted sets, member order ID,
 --   score when it took the status, ms * 1000 + place in the batch), one per
 --   open status named in ARGV
@@ -19,7 +20,8 @@
 --   then t, and per deadline change: "a"|"d", member, score,
 --   then the outbox entries.
 --
--- Returns {1, next due ms or "", deadlines pending} when written;
+-- Returns {1, next due ms or "", deadlines pending, last outbox number}
+-- when written;
 -- {0, i} when order i changed since it was loaded, {2, j} when offset j is
 -- already applied, {3, mark} when the partition's mark is not prev (another
 -- owner wrote it, or the store lost writes). Everything is checked before
@@ -87,14 +89,23 @@ for x = 1, t do
   end
   i = i + 3
 end
--- Append in chunks: unpack has a stack limit.
+-- Number the commands (meta's o is the last number given) and append them
+-- in chunks: unpack has a stack limit.
+local count = #ARGV - i + 1
+local seq = tonumber(redis.call('HINCRBY', KEYS[4], 'o', count))
+local n = seq - count
 while i <= #ARGV do
   local last = math.min(i + 999, #ARGV)
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, last))
+  local chunk = {}
+  for x = i, last do
+    n = n + 1
+    chunk[#chunk + 1] = n .. '\n' .. ARGV[x]
+  end
+  redis.call('RPUSH', KEYS[2], unpack(chunk))
   i = last + 1
 end
 redis.call('HSET', KEYS[4], 'm', mark)
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local due = ''
 if head[2] then due = head[2] end
-return {1, due, redis.call('ZCARD', KEYS[1])}
+return {1, due, redis.call('ZCARD', KEYS[1]), seq}

@@ -38,21 +38,31 @@ func (e *ConflictError) StoredMark() string { return e.Mark }
 func (r *Redis) Open(ctx context.Context, p int) (rules.Checkpoint, error) {
 	var (
 		offsets *redis.MapStringStringCmd
-		mark    *redis.StringCmd
+		meta    *redis.SliceCmd
 		head    *redis.ZSliceCmd
 		pending *redis.IntCmd
 	)
-	_, err := r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+	// With durability replicas, what the partition holds is made durable
+	// first: its commands may be published once it is.
+	err := r.replicate(ctx, r.key(p, "meta"), func(pipe redis.Pipeliner) {
+		if r.cfg.Durability.Mode == DurabilityReplicas {
+			pipe.HIncrBy(ctx, r.key(p, "meta"), "w", 1)
+		}
 		offsets = pipe.HGetAll(ctx, r.key(p, "offsets"))
-		mark = pipe.HGet(ctx, r.key(p, "meta"), "m")
+		meta = pipe.HMGet(ctx, r.key(p, "meta"), "m", "o")
 		head = pipe.ZRangeWithScores(ctx, r.key(p, "timers"), 0, 0)
 		pending = pipe.ZCard(ctx, r.key(p, "timers"))
-		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return rules.Checkpoint{}, fmt.Errorf("open partition %d: %w", p, err)
 	}
-	cp := rules.Checkpoint{Offsets: make(map[string]int64), Mark: mark.Val(), Pending: pending.Val()}
+	cp := rules.Checkpoint{Offsets: make(map[string]int64), Pending: pending.Val()}
+	if m := meta.Val(); len(m) == 2 {
+		cp.Mark, _ = m[0].(string)
+		if o, ok := m[1].(string); ok {
+			cp.OutboxSeq, _ = strconv.ParseInt(o, 10, 64)
+		}
+	}
 	for t, v := range offsets.Val() {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -120,11 +130,11 @@ func (r *Redis) Save(ctx context.Context, p int, b rules.Batch) (rules.Checkpoin
 	if err != nil {
 		return rules.Checkpoint{}, err
 	}
-	res, err := r.save.Run(ctx, r.c, w.keys, w.args...).Slice()
+	res, err := r.runSave(ctx, w)
 	if err != nil {
 		return rules.Checkpoint{}, fmt.Errorf("save batch of partition %d: %w", p, err)
 	}
-	if len(res) != 3 && len(res) != 2 {
+	if len(res) != 4 && len(res) != 2 {
 		return rules.Checkpoint{}, fmt.Errorf("save batch of partition %d: the script answered %v", p, res)
 	}
 	switch code, _ := res[0].(int64); code {
@@ -138,6 +148,7 @@ func (r *Redis) Save(ctx context.Context, p int, b rules.Batch) (rules.Checkpoin
 			cp.NextDue = time.UnixMilli(int64(ms)).UTC()
 		}
 		cp.Pending, _ = res[2].(int64)
+		cp.OutboxSeq, _ = res[3].(int64)
 		return cp, nil
 	case 0:
 		i, _ := res[1].(int64)
@@ -148,6 +159,29 @@ func (r *Redis) Save(ctx context.Context, p int, b rules.Batch) (rules.Checkpoin
 		mark, _ := res[1].(string)
 		return rules.Checkpoint{}, &ConflictError{Partition: p, Mark: mark, Reason: fmt.Sprintf("the partition's last write is %q, not %q", mark, b.Prev)}
 	}
+}
+
+// runSave runs the save script and, with durability replicas, waits until
+// the replicas have what it wrote (durability.go).
+func (r *Redis) runSave(ctx context.Context, w write) ([]any, error) {
+	var cmd *redis.Cmd
+	run := func(eval bool) error {
+		return r.replicate(ctx, w.keys[3], func(p redis.Pipeliner) { // keys[3] is meta
+			if eval {
+				cmd = r.save.Eval(ctx, p, w.keys, w.args...)
+			} else {
+				cmd = r.save.EvalSha(ctx, p, w.keys, w.args...)
+			}
+		})
+	}
+	err := run(false)
+	if err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		err = run(true) // a server that has not seen the script yet (a restart, a failover)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Slice()
 }
 
 type write struct {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,12 @@ type RedisConfig struct {
 	ClusterAddrs []string
 	Prefix       string
 	TLSCA        string // CA bundle for rediss://
+
+	// Durability is what a save makes sure of before its commands may be
+	// published: fsync, replicas or unsafe (state.Durability).
+	Durability   string
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // NATSConfig says where commands are published and into which streams.
@@ -114,7 +121,12 @@ func defaultConfig() Config {
 			SessionTimeout:    cc.SessionTimeout,
 			RebalanceTimeout:  cc.RebalanceTimeout,
 		},
-		Redis: RedisConfig{Prefix: sc.Prefix},
+		Redis: RedisConfig{
+			Prefix:       sc.Prefix,
+			Durability:   sc.Durability.Mode,
+			WaitReplicas: sc.Durability.Replicas,
+			WaitTimeout:  sc.Durability.Timeout,
+		},
 		NATS: NATSConfig{
 			CreateStreams:     true,
 			DisputesStream:    pc.DisputesStream,
@@ -163,11 +175,25 @@ func parseConfig(name string, def Config, args []string, getenv func(string) str
 	for _, check := range checks {
 		errs = append(errs, check(fs))
 	}
+	// The embedded default serves the API without a token: unless told
+	// otherwise it listens on loopback only.
+	if c.embedded() && !flagSet(fs, "http-addr") && getenv(envName("http-addr")) == "" {
+		if _, port, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+			c.HTTPAddr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
 	errs = append(errs, c.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return c, nil
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // register defines the flags on fs, with the current values of c as
@@ -208,6 +234,9 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	e.list(fs, &r.ClusterAddrs, "redis-cluster-addrs", getenv, "comma-separated further Redis Cluster seed `host:port` list")
 	str(&r.Prefix, "redis-prefix", "`prefix` of every Redis key")
 	str(&r.TLSCA, "redis-tls-ca", "PEM `file` of the CAs that sign Redis's certificate (rediss:// only)")
+	str(&r.Durability, "redis-durability", "what a save makes sure of before its commands are published: fsync (every primary runs appendfsync always; checked at start), replicas (each save waits for --redis-wait-replicas), or unsafe")
+	e.int(fs, &r.WaitReplicas, "redis-wait-replicas", getenv, "with --redis-durability replicas: replicas that must have each save")
+	dur(&r.WaitTimeout, "redis-wait-timeout", "with --redis-durability replicas: how long one WAIT waits before it is asked again")
 
 	n := &c.NATS
 	str(&n.URL, "nats-url", "NATS server `URL` (comma-separated for several)")

@@ -30,7 +30,13 @@ func TestValidate(t *testing.T) {
 		modify func(*Config)
 		want   []string // substrings of the error; none: valid
 	}{
-		{name: "defaults run embedded", modify: func(c *Config) { *c = defaultConfig() }},
+		{name: "defaults run embedded, on loopback", modify: func(c *Config) { *c = defaultConfig(); c.HTTPAddr = "127.0.0.1:8080" }},
+		{
+			name:   "embedded on every interface without a token",
+			modify: func(c *Config) { *c = defaultConfig(); c.HTTPAddr = ":8080" },
+			want:   []string{`--http-addr: ":8080" is reachable from other hosts`},
+		},
+		{name: "embedded on every interface with a token", modify: func(c *Config) { *c = defaultConfig(); c.APIToken = "t" }},
 		{name: "all servers given", modify: func(*Config) {}},
 		{
 			name:   "only redis given",
@@ -203,7 +209,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if c.Kafka.Group != "disputed" || c.Kafka.Topics.RefundRequests != "refund-requests" || c.Kafka.DLQTopic != "disputes.dlq" ||
 					c.Retention != 2160*time.Hour || c.Skew != 5*time.Minute || c.NATS.Duplicates != 10*time.Minute || c.NATS.FinanceDuplicates != 6*time.Hour ||
-					!c.NATS.CreateStreams || c.MaxBatch != 500 || c.ShutdownGrace != 15*time.Second || c.HTTPAddr != ":8080" {
+					!c.NATS.CreateStreams || c.MaxBatch != 500 || c.ShutdownGrace != 15*time.Second || c.HTTPAddr != "127.0.0.1:8080" {
 					t.Errorf("defaults: %+v", c)
 				}
 				if !c.embedded() {
@@ -246,6 +252,25 @@ func TestParseConfigPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "with servers the API listens on every interface",
+			args: []string{"--kafka-brokers", "k:9092", "--redis-url", "redis://r:6379", "--nats-url", "nats://n:4222"},
+			check: func(t *testing.T, c Config) {
+				if c.HTTPAddr != ":8080" {
+					t.Errorf("HTTPAddr = %q, want :8080", c.HTTPAddr)
+				}
+			},
+		},
+		{
+			name: "embedded on every interface with a token",
+			args: []string{"--http-addr", ":9090"},
+			env:  map[string]string{"DISPUTED_API_TOKEN": "t"},
+			check: func(t *testing.T, c Config) {
+				if c.HTTPAddr != ":9090" {
+					t.Errorf("HTTPAddr = %q, want :9090", c.HTTPAddr)
+				}
+			},
+		},
+		{
 			name: "a flag overrides a bad env value",
 			args: []string{"--max-batch", "3"},
 			env:  map[string]string{"DISPUTED_MAX_BATCH": "lots"},
@@ -277,6 +302,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{name: "unknown flag", args: []string{"--nope"}, want: []string{"flag provided but not defined: -nope"}},
 		{name: "bad duration flag", args: []string{"--retention", "forever"}, want: []string{"retention"}},
 		{name: "argument", args: []string{"extra"}, want: []string{"takes no arguments"}},
+		{name: "embedded API open to the network", args: []string{"--http-addr", "0.0.0.0:8080"}, want: []string{"reachable from other hosts", "--api-token"}},
 		{
 			name: "bad env values",
 			env:  map[string]string{"DISPUTED_MAX_BATCH": "lots", "DISPUTED_KAFKA_TLS": "maybe", "DISPUTED_SKEW": "soon"},

@@ -96,7 +96,14 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 		return err
 	}
 	defer rdb.Close()
-	store := state.NewRedis(rdb, state.Config{Prefix: cfg.Redis.Prefix, Retention: cfg.Retention})
+	durability := state.Durability{Mode: cfg.Redis.Durability, Replicas: cfg.Redis.WaitReplicas, Timeout: cfg.Redis.WaitTimeout}
+	if inProcess {
+		durability.Mode = state.DurabilityUnsafe // in memory: nothing outlives the process anyway
+	}
+	store := state.NewRedis(rdb, state.Config{Prefix: cfg.Redis.Prefix, Retention: cfg.Retention, Durability: durability})
+	if err := checkDurability(ctx, store, durability, log); err != nil {
+		return err
+	}
 
 	n := cfg.NATS
 	nc, err := producer.Connect(producer.ConnConfig{
@@ -168,6 +175,37 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 		})
 	}
 	return waitGrace(gctx, g, cfg.ShutdownGrace)
+}
+
+// checkDurability refuses to start on a Redis that cannot give the
+// durability asked for. It retries while Redis cannot be reached: that is an
+// outage, not a setting.
+func checkDurability(ctx context.Context, store *state.Redis, d state.Durability, log *slog.Logger) error {
+	if d.Mode == state.DurabilityUnsafe {
+		log.Warn("redis durability unsafe: a write Redis acknowledged and then lost (a failover to an asynchronous replica, a crash without appendfsync always) is decided again; the guard stream refuses a second final ruling of an order, which then waits for a person")
+		return nil
+	}
+	wait := 250 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := store.CheckDurability(cctx)
+		cancel()
+		if err == nil || errors.Is(err, state.ErrNotDurable) {
+			if err != nil {
+				return fmt.Errorf("--redis-durability %s: %w", d.Mode, err)
+			}
+			return nil
+		}
+		log.Warn("cannot check redis durability yet; retrying", "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil // stopped while starting: the rest winds down at once
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // embeddedPartitions is the partition count of the embedded input topics:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/disputed/disputed/consumer"
 	"github.com/disputed/disputed/internal/netaddr"
+	"github.com/disputed/disputed/state"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -38,8 +39,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("policy: %w", err))
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+	if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("http-addr", "%q is not host:port (e.g. :8080)", c.HTTPAddr)
+	} else if c.embedded() && c.APIToken == "" && !loopback(host) {
+		bad("http-addr", "%q is reachable from other hosts, and the embedded default serves the API without a token: set --api-token (DISPUTED_API_TOKEN), or listen on 127.0.0.1", c.HTTPAddr)
 	}
 	positive("group-heartbeat", c.Kafka.HeartbeatInterval, bad)
 	positive("group-session-timeout", c.Kafka.SessionTimeout, bad)
@@ -192,6 +195,16 @@ func (r RedisConfig) validate(bad func(string, string, ...any)) {
 			bad("redis-cluster-addrs", "%q is not host:port", a)
 		}
 	}
+	switch r.Durability {
+	case state.DurabilityFsync, state.DurabilityUnsafe:
+	case state.DurabilityReplicas:
+		if r.WaitReplicas < 1 {
+			bad("redis-wait-replicas", "%d: --redis-durability replicas needs at least 1", r.WaitReplicas)
+		}
+		positive("redis-wait-timeout", r.WaitTimeout, bad)
+	default:
+		bad("redis-durability", "%q: must be fsync, replicas or unsafe", r.Durability)
+	}
 	// Braces would break the {partition} hash tag that keeps a partition's
 	// keys in one cluster slot.
 	if r.Prefix == "" || strings.ContainsAny(r.Prefix, "{} \t\n") {
@@ -237,4 +250,13 @@ func (n NATSConfig) validate(bad func(string, string, ...any)) {
 	if n.Replicas < 1 || n.Replicas > 5 {
 		bad("stream-replicas", "%d: must be 1 to 5", n.Replicas)
 	}
+}
+
+// loopback reports whether a listen host reaches this machine only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

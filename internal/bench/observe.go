@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/disputed/disputed/rules"
 	"github.com/nats-io/nats.go"
 )
 
@@ -99,7 +100,7 @@ func (o *observer) expectDeadlines(phase, cmds, rulings int) {
 }
 
 var (
-	overLimitReason = []byte("has reached its limit")
+	overLimitReason = []byte(rules.QuotaReached)
 	commandIDField  = []byte(`"command_id":"`)
 	decidedAtField  = []byte(`"decided_at":"`)
 )

@@ -14,6 +14,7 @@ import (
 
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/state"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -60,6 +61,7 @@ type chaosConfig struct {
 	duration      time.Duration
 	kills         int
 	redisRestarts int
+	redisLosses   int
 	natsRestarts  int
 	joins         int
 	rate          float64
@@ -69,10 +71,10 @@ type chaosConfig struct {
 
 func chaosSettings(t *testing.T, full bool) chaosConfig {
 	t.Helper()
-	c := chaosConfig{full: full, duration: 40 * time.Second, kills: 4, redisRestarts: 1, natsRestarts: 1, joins: 1, rate: 6,
+	c := chaosConfig{full: full, duration: 40 * time.Second, kills: 4, redisRestarts: 1, redisLosses: 1, natsRestarts: 1, joins: 1, rate: 6,
 		seed: uint64(time.Now().UnixNano()), logDir: os.Getenv("CHAOS_LOG_DIR")}
 	if full {
-		c.duration, c.kills, c.redisRestarts, c.natsRestarts, c.joins, c.rate = 3*time.Minute, 20, 5, 5, 5, 8
+		c.duration, c.kills, c.redisRestarts, c.redisLosses, c.natsRestarts, c.joins, c.rate = 3*time.Minute, 20, 5, 3, 5, 5, 8
 	}
 	num := func(name string, p *int) {
 		if v := os.Getenv(name); v != "" {
@@ -85,6 +87,7 @@ func chaosSettings(t *testing.T, full bool) chaosConfig {
 	}
 	num("CHAOS_KILLS", &c.kills)
 	num("CHAOS_REDIS_RESTARTS", &c.redisRestarts)
+	num("CHAOS_REDIS_LOSSES", &c.redisLosses)
 	num("CHAOS_NATS_RESTARTS", &c.natsRestarts)
 	num("CHAOS_JOINS", &c.joins)
 	if v := os.Getenv("CHAOS_DURATION"); v != "" {
@@ -144,11 +147,20 @@ type chaos struct {
 	a, b   *chaosChild   // the primary and the joiner, nil while not running
 	serial int
 
-	kills, redisRestarts, natsRestarts, joins, leavesTerm, leavesKill int
-	timeline                                                          []string
+	kills, redisRestarts, redisLosses, natsRestarts, joins, leavesTerm, leavesKill int
+	timeline                                                                       []string
 	// The times when no processor ran.
 	downSince time.Time
 	down      [][2]time.Time
+}
+
+// heldCommands counts the commands the guard refused, over the partitions.
+func (c *chaos) heldCommands() int64 {
+	var n int64
+	for p := range chaosPartitions {
+		n += c.rdb.HLen(context.Background(), state.Key(chaosPrefix, p, "held")).Val()
+	}
+	return n
 }
 
 // track records when no processor runs; call it after every start and
@@ -201,8 +213,8 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	// kept, then the servers (registered earlier) stop.
 	t.Cleanup(c.keepLogs)
 	t.Cleanup(c.stopAll)
-	t.Logf("chaos seed %d (CHAOS_SEED=%d reproduces the schedule and the stories): %v of load, %d kills, %d Redis restarts, %d NATS restarts, %d joins, %.1f stories/s",
-		cfg.seed, cfg.seed, cfg.duration, cfg.kills, cfg.redisRestarts, cfg.natsRestarts, cfg.joins, cfg.rate)
+	t.Logf("chaos seed %d (CHAOS_SEED=%d reproduces the schedule and the stories): %v of load, %d kills, %d Redis restarts, %d Redis losses, %d NATS restarts, %d joins, %.1f stories/s",
+		cfg.seed, cfg.seed, cfg.duration, cfg.kills, cfg.redisRestarts, cfg.redisLosses, cfg.natsRestarts, cfg.joins, cfg.rate)
 
 	c.start = time.Now()
 	c.a = c.spawn("a")
@@ -260,18 +272,22 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 			counts.rejections++
 		}
 	}
-	summary := fmt.Sprintf("chaos summary (seed %d): events produced %d (%d orders, %d malformed), kills %d, Redis restarts %d, NATS restarts %d, "+
+	held := c.heldCommands()
+	summary := fmt.Sprintf("chaos summary (seed %d): events produced %d (%d orders, %d malformed), kills %d, Redis restarts %d, Redis losses of the last writes %d, NATS restarts %d, "+
 		"member joins %d / leaves %d (SIGTERM %d, SIGKILL %d), processes started %d; commands %d (replay %d): rulings %d (final %d, escalated %d), "+
 		"transfers %d, notices %d, rejections %d; deadline rulings due while no processor ran %d; dead letters %d (distinct %d, expected %d); quiet %v after the load; "+
-		"slowest produce %v, events held back at a deadline %d; duration %v",
-		cfg.seed, len(p.records), p.orders, p.malformed, c.kills, c.redisRestarts, c.natsRestarts,
+		"commands held by the guard %d; slowest produce %v, events held back at a deadline %d; duration %v",
+		cfg.seed, len(p.records), p.orders, p.malformed, c.kills, c.redisRestarts, c.redisLosses, c.natsRestarts,
 		c.joins, c.leavesTerm+c.leavesKill, c.leavesTerm, c.leavesKill, len(c.procs),
 		len(got), len(ref.want), counts.rulings, counts.final, counts.escalated, counts.transfers, counts.notices, counts.rejections,
 		c.dueWhileDown(ref), len(letters), distinct, ref.bad, quiet.Round(100*time.Millisecond),
-		p.slowest.Round(time.Millisecond), p.heldBack, time.Since(c.start).Round(time.Second))
+		held, p.slowest.Round(time.Millisecond), p.heldBack, time.Since(c.start).Round(time.Second))
 	t.Log(summary)
 	if cfg.full {
 		fmt.Println(summary)
+	}
+	if held > 0 {
+		t.Errorf("%d commands held by the guard: an order was decided again otherwise after a loss", held)
 	}
 	if c.kills < cfg.kills {
 		t.Errorf("only %d of %d kills happened", c.kills, cfg.kills)

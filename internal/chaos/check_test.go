@@ -16,6 +16,7 @@ import (
 	"github.com/disputed/disputed/consumer"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/state"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 )
@@ -72,7 +73,7 @@ func (c *chaos) waitQuiet(p *chaosProducer, notBefore time.Time) time.Duration {
 func (c *chaos) busy(ctx context.Context, want map[string]map[int]int64) string {
 	var why []string
 	for p := range chaosPartitions {
-		applied, err := c.rdb.HGetAll(ctx, fmt.Sprintf("%s:{%d}:offsets", chaosPrefix, p)).Result()
+		applied, err := c.rdb.HGetAll(ctx, state.Key(chaosPrefix, p, "offsets")).Result()
 		if err != nil {
 			return err.Error()
 		}
@@ -89,14 +90,14 @@ func (c *chaos) busy(ctx context.Context, want map[string]map[int]int64) string 
 				why = append(why, fmt.Sprintf("partition %d applied %s up to %d of %d", p, topic, got, w))
 			}
 		}
-		n, err := c.rdb.LLen(ctx, fmt.Sprintf("%s:{%d}:outbox", chaosPrefix, p)).Result()
+		n, err := c.rdb.LLen(ctx, state.Key(chaosPrefix, p, "outbox")).Result()
 		if err != nil {
 			return err.Error()
 		}
 		if n > 0 {
 			why = append(why, fmt.Sprintf("partition %d outbox holds %d", p, n))
 		}
-		due, err := c.rdb.ZCount(ctx, fmt.Sprintf("%s:{%d}:timers", chaosPrefix, p), "-inf", strconv.FormatInt(time.Now().UnixMilli(), 10)).Result()
+		due, err := c.rdb.ZCount(ctx, state.Key(chaosPrefix, p, "timers"), "-inf", strconv.FormatInt(time.Now().UnixMilli(), 10)).Result()
 		if err != nil {
 			return err.Error()
 		}

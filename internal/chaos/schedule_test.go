@@ -53,6 +53,14 @@ func (c *chaos) schedule() []chaosAction {
 		k := at(i, c.cfg.redisRestarts, down+time.Second)
 		acts = append(acts, chaosAction{k, "kill redis", c.redisDown}, chaosAction{k + down, "restart redis", c.redisUp})
 	}
+	// Redis comes back without its last writes: a snapshot, a few seconds
+	// of load on top of it, then a restore from the snapshot under the
+	// running processors (as a failover to a lagging replica does).
+	for i := range c.cfg.redisLosses {
+		lag := between(time.Second, 3*time.Second)
+		k := at(i, c.cfg.redisLosses, lag+time.Second)
+		acts = append(acts, chaosAction{k, "snapshot redis", c.redisSnapshot}, chaosAction{k + lag, "restore redis", c.redisRestore})
+	}
 	for i := range c.cfg.natsRestarts {
 		down := between(300*time.Millisecond, 2*time.Second)
 		if i%2 == 0 {
@@ -107,6 +115,17 @@ func (c *chaos) redisUp() {
 	c.redis.Restart()
 	c.redisRestarts++
 	c.note("restarted redis from its append-only file")
+}
+
+func (c *chaos) redisSnapshot() {
+	c.redis.Snapshot()
+	c.note("snapshot redis")
+}
+
+func (c *chaos) redisRestore() {
+	c.redis.RestoreSnapshot()
+	c.redisLosses++
+	c.note("restored redis from the snapshot: it lost every write since")
 }
 
 func (c *chaos) natsDown() {

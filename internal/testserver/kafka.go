@@ -71,3 +71,24 @@ func (k *Kafka) ReadAll(ctx context.Context, t testing.TB, topic string, partiti
 	}
 	return out
 }
+
+// SetTopicConfig sets a topic's configuration entry (max.message.bytes,
+// say), as an operator would on a real broker.
+func (k *Kafka) SetTopicConfig(t testing.TB, topic, key, value string) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...)}
+	res, err := client.AlterConfigs(context.Background(), &kafka.AlterConfigsRequest{Resources: []kafka.AlterConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic,
+		Configs: []kafka.AlterConfigRequestConfig{{Name: key, Value: value}},
+	}}})
+	if err == nil {
+		for _, e := range res.Errors {
+			if e != nil {
+				err = e
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("set %s=%s on topic %s: %v", key, value, topic, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -44,12 +45,14 @@ func StartRedis(t testing.TB) *Redis {
 	return r
 }
 
-func (r *Redis) start() {
+func (r *Redis) start(extra ...string) {
 	r.t.Helper()
-	cmd := exec.Command(r.bin,
+	args := []string{
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"), "--daemonize", "no")
+		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"), "--daemonize", "no",
+	}
+	cmd := exec.Command(r.bin, append(args, extra...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		unavailable(r.t, "start redis-server: %v", err)
@@ -115,4 +118,86 @@ func unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("CI needs this server: %s", msg)
 	}
 	t.Skipf("skipped: %s", msg)
+}
+
+// Snapshot writes what the server holds now to a snapshot (RDB) kept aside,
+// for RestoreSnapshot.
+func (r *Redis) Snapshot() {
+	r.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	if err := c.Save(context.Background()).Err(); err != nil {
+		r.t.Fatalf("redis SAVE: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir, "dump.rdb"))
+	if err != nil {
+		r.t.Fatalf("read the snapshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "snapshot.rdb"), b, 0o600); err != nil {
+		r.t.Fatalf("keep the snapshot: %v", err)
+	}
+}
+
+// RestoreSnapshot kills the server and starts it again from the last
+// Snapshot: it comes back without every write acknowledged since, as after
+// a restore from a backup or a failover to a replica that lagged.
+func (r *Redis) RestoreSnapshot() {
+	r.t.Helper()
+	r.kill()
+	for _, f := range []string{"appendonlydir", "dump.rdb"} {
+		os.RemoveAll(filepath.Join(r.dir, f))
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir, "snapshot.rdb"))
+	if err != nil {
+		r.t.Fatalf("no snapshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "dump.rdb"), b, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	// Redis loads the RDB only without an append-only file; it rewrites
+	// one from the loaded data once AOF is switched on again.
+	r.start("--appendonly", "no")
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	if err := c.ConfigSet(context.Background(), "appendonly", "yes").Err(); err != nil {
+		r.t.Fatalf("switch AOF on again: %v", err)
+	}
+}
+
+// StartRedisReplica starts a redis-server replicating primary, and waits
+// until it is in sync.
+func StartRedisReplica(t testing.TB, primary *Redis) *Redis {
+	t.Helper()
+	r := &Redis{t: t, bin: primary.bin, dir: t.TempDir(), port: freePort(t)}
+	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
+	r.start("--replicaof", "127.0.0.1", strconv.Itoa(primary.port))
+	t.Cleanup(r.kill)
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	WaitUntil(t, 20*time.Second, "the replica is in sync", func() bool {
+		info, err := c.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+	return r
+}
+
+// Promote makes a replica a primary (REPLICAOF NO ONE), as a failover does.
+func (r *Redis) Promote() {
+	r.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	if err := c.SlaveOf(context.Background(), "NO", "ONE").Err(); err != nil {
+		r.t.Fatalf("promote the replica: %v", err)
+	}
+}
+
+// ReplicaOf makes the server replicate primary, as a failover does with the
+// replicas of a primary that is gone.
+func (r *Redis) ReplicaOf(primary *Redis) {
+	r.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	if err := c.SlaveOf(context.Background(), "127.0.0.1", strconv.Itoa(primary.port)).Err(); err != nil {
+		r.t.Fatalf("replicate %s: %v", primary.Addr, err)
+	}
 }
