@@ -4,7 +4,7 @@ PKGS     := ./...
 BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench chaos run demo clean deploy-check
+.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench chaos run demo clean deploy-check docs
 
 all: build test
 
@@ -81,6 +81,11 @@ deploy-check:
 	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
 	cd deploy && $(GO) vet ./... && PROMTOOL=$(PROMTOOL) CI=$${CI:-true} $(GO) test -count=1 ./...
+
+## docs: render the architecture diagram from its source (Graphviz's dot,
+## Debian's graphviz package).
+docs:
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 
 clean:
 	rm -rf bin

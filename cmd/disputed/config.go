@@ -32,6 +32,8 @@ type Config struct {
 	// APIToken is the bearer token of the /v1 API; without one the API
 	// answers 403, except on the embedded default.
 	APIToken string
+	// Pprof serves the Go profiler on the HTTP listener.
+	Pprof bool
 	// Retention of closed orders in Redis.
 	Retention time.Duration
 	// Skew: events stamped further ahead of the clock are malformed.
@@ -255,6 +257,7 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 
 	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz, /readyz and the /v1 API")
 	e.secret(fs, &c.APIToken, "api-token", getenv, "bearer `token` of the /v1 inspection API")
+	boolean(&c.Pprof, "pprof", "serve the Go profiler at /debug/pprof/ on --http-addr (it shows the process's internals: a trusted network only)")
 	dur(&c.Retention, "retention", "how long a closed order is kept in Redis")
 	dur(&c.Skew, "skew", "an event stamped further ahead of the clock is malformed")
 	dur(&c.Idle, "idle", "how long a topic read to its end holds back the partition's event time (and its deadlines) for events of other topics still on their way")

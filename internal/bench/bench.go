@@ -31,6 +31,7 @@ type config struct {
 	DeadlineSpread   time.Duration
 	EvidenceWindow   time.Duration
 	Idle             time.Duration // the processor's --idle; 0: its default
+	Profile          string        // directory for the processor's CPU and memory profiles
 	MaxBatch         int
 	BadShare         float64
 	Flood            int // chat messages for one order, with --bad-share
@@ -134,6 +135,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS `URL` instead of one in process (the processor creates or updates its default streams there)")
 	fs.IntVar(&c.Deadlines, "deadlines", c.Deadlines, "orders whose evidence deadlines fall due within --deadline-spread (0: skip the phase)")
 	fs.DurationVar(&c.DeadlineSpread, "deadline-spread", c.DeadlineSpread, "time over which the --deadlines fall due")
+	fs.StringVar(&c.Profile, "profile", c.Profile, "write the processor's CPU profile (the middle of the load phase) and allocation and heap profiles (after it) into this `directory`")
 	fs.DurationVar(&c.Idle, "idle", c.Idle, "the processor's --idle (0: its default): how long a quiet topic holds back the partition's event time")
 	fs.DurationVar(&c.EvidenceWindow, "evidence-window", c.EvidenceWindow, "the processor's evidence and modification windows: short, so deadlines fire during the run, and long enough to arm --deadlines before they are due")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "the processor's --max-batch")

@@ -55,6 +55,9 @@ func startChild(ctx context.Context, exe string, e *env, cfg config) (*child, er
 		"--log-format", "json", "--log-level", cfg.ChildLogLevel,
 		"--shutdown-grace", "10s",
 	}
+	if cfg.Profile != "" {
+		args = append(args, "--pprof")
+	}
 	if cfg.Idle > 0 {
 		args = append(args, "--idle", cfg.Idle.String())
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -27,6 +28,20 @@ func (b *run) loadPhase(ctx context.Context) error {
 	m0, _ := b.child.metrics(ctx)
 	start := time.Now()
 	end := start.Add(cfg.Duration)
+	if cfg.Profile != "" {
+		if err := os.MkdirAll(cfg.Profile, 0o755); err != nil {
+			return fmt.Errorf("bench: --profile: %w", err)
+		}
+		prof := &profiler{dir: cfg.Profile, addr: b.child.httpAddr}
+		prof.start(ctx, cfg.Duration/4, cfg.Duration/2)
+		defer func() {
+			if err := prof.finish(ctx); err != nil {
+				b.log.Warn("bench: profiles", "err", err)
+			} else {
+				b.log.Info("bench: profiles written", "dir", cfg.Profile)
+			}
+		}()
+	}
 	st := newStories(b.kinds, b.rep.RunID, cfg.Orders, cfg.Gap, start, b.rng)
 	pace := &pacer{rate: cfg.Rate, start: start}
 	floodAt, flooded := start.Add(cfg.Duration/3), cfg.BadShare == 0 || cfg.Flood == 0

@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// profiler takes the processor's CPU profile over the middle of the load
+// phase, and its allocation and heap profiles after it, into a directory
+// (--profile): `go tool pprof DIR/cpu.pprof`.
+type profiler struct {
+	dir  string
+	addr string
+	wg   sync.WaitGroup
+	err  error
+}
+
+// start begins a CPU profile of d after a delay, in the background.
+func (p *profiler) start(ctx context.Context, delay, d time.Duration) {
+	p.wg.Go(func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		p.err = p.fetch(ctx, "profile?seconds="+strconv.Itoa(max(1, int(d.Seconds()))), "cpu.pprof")
+	})
+}
+
+// finish waits for the CPU profile and takes the memory profiles.
+func (p *profiler) finish(ctx context.Context) error {
+	p.wg.Wait()
+	if p.err != nil {
+		return p.err
+	}
+	for _, name := range []string{"allocs", "heap"} {
+		if err := p.fetch(ctx, name, name+".pprof"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *profiler) fetch(ctx context.Context, path, file string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/debug/pprof/"+path, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: profile %s: %w", path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: profile %s: %s", path, res.Status)
+	}
+	f, err := os.Create(filepath.Join(p.dir, file))
+	if err != nil {
+		return fmt.Errorf("bench: profile %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, res.Body); err != nil {
+		return fmt.Errorf("bench: profile %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+// Package layout holds a test that keeps the project's imports pointing
+// inward (docs/architecture.md): cmd may use everything, the adapters
+// (consumer, state, producer, inspect) only rules and their own drivers,
+// never one another, and rules only the standard library.
+package layout
