@@ -160,7 +160,9 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return inspect.Serve(gctx, ln, inspect.Handler(reg, ready, api, cfg.Pprof), cfg.ShutdownGrace) })
+	g.Go(func() error {
+		return inspect.Serve(gctx, ln, inspect.Handler(reg, ready, api, cfg.Pprof), cfg.ShutdownGrace)
+	})
 	if n.CreateStreams {
 		g.Go(func() error {
 			pub.KeepStreams(gctx, log)
