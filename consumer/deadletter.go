@@ -27,12 +27,12 @@ const (
 	HeaderStub = "disputed-stub"
 )
 
-// Kafka's default limit on a record batch is 1 MiB, and one huge message,
-// however huge its key or value, must not stop its partition: a letter keeps
-// at most maxLetterValue of the value whole (else the first truncatedValue
-// bytes), and at most maxLetterKey of the key.
+// A letter carries the original bytes whenever the dead-letter topic takes
+// them. One it refuses for its size (a message as large as its own topic
+// allows can be larger than the dead-letter topic does) keeps the first
+// truncatedValue bytes of the value and maxLetterKey of the key, so that one
+// huge message, however huge its key or value, never stops its partition.
 const (
-	maxLetterValue = 900 << 10
 	truncatedValue = 64 << 10
 	maxLetterKey   = 1 << 10
 	maxReason      = 4 << 10
@@ -71,14 +71,15 @@ func NewKafkaDeadLetters(brokers []string, topic string, transport kafka.RoundTr
 func (d *KafkaDeadLetters) DeadLetter(ctx context.Context, letters ...DeadLetter) error {
 	msgs := make([]kafka.Message, len(letters))
 	for i, l := range letters {
-		msgs[i] = letter(l, len(l.Msg.Value) > maxLetterValue)
+		msgs[i] = letter(l, false)
 	}
 	err := d.w.WriteMessages(ctx, msgs...)
 	if err == nil || !tooLarge(err) {
 		return wrapLetters(err, len(msgs), d.w.Topic)
 	}
-	// The topic takes less than we thought: one by one, cutting what is
-	// large, so that the small letters go whole.
+	// One or more is too large for the topic: one by one, so that the
+	// others go whole. A write that failed for size wrote nothing of its
+	// batch.
 	for _, l := range letters {
 		err := d.w.WriteMessages(ctx, letter(l, false))
 		if tooLarge(err) {
@@ -101,11 +102,11 @@ func wrapLetters(err error, n int, topic string) error {
 	return fmt.Errorf("write %d dead letters to %s: %w", n, topic, err)
 }
 
-// letter is the dead letter of l; cut keeps only the first truncatedValue
-// bytes of the value. A key over maxLetterKey is always cut.
+// letter is the dead letter of l: its original key and value, or with cut
+// only their first bytes and headers with their sizes.
 func letter(l DeadLetter, cut bool) kafka.Message {
 	m := kafka.Message{Key: l.Msg.Key, Value: l.Msg.Value, Headers: source(l)}
-	if len(m.Key) > maxLetterKey {
+	if cut && len(m.Key) > maxLetterKey {
 		m.Key = m.Key[:maxLetterKey]
 		m.Headers = append(m.Headers, kafka.Header{Key: HeaderOriginalKeySize, Value: []byte(strconv.Itoa(len(l.Msg.Key)))})
 	}

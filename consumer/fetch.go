@@ -126,14 +126,12 @@ func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64
 }
 
 // decodeInput decodes a message and checks what only the stream can tell:
-// the key is the order ID, and the event is not from the future. The clock
-// the future is measured from is the later of the processor's and the
-// record's timestamp, so that a processor whose clock is behind does not
-// refuse fresh events.
+// the key is the order ID, and the event is not from the future of the wall
+// clock. The record's timestamp is no measure of the future: with CreateTime
+// the producer sets it, and an event stamped a year ahead would otherwise
+// pass and hold its topic-partition in the merge until the clock caught up.
+// A processor whose own clock runs behind is DisputedClockSkew's business.
 func decodeInput(m Message, now time.Time, skew time.Duration) Input {
-	if m.Time.After(now) {
-		now = m.Time
-	}
 	e, err := rules.Decode(m.Value)
 	switch {
 	case err != nil:

@@ -128,7 +128,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		batchErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "disputed_batch_errors_total",
-			Help: "Batches that failed and will be retried, by cause (conflict: another writer; dead_letter: the dead-letter topic; other: Redis, or an engine error).",
+			Help: "Batches that failed, by cause (conflict: the store refused the save, and the partition's session reopens from Redis; dead_letter: the dead-letter topic, retried; other: Redis or an engine error, retried).",
 		}, []string{"cause"}),
 		outboxDepth: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "disputed_outbox_depth",
@@ -164,7 +164,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		storeSeconds: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "disputed_redis_call_duration_seconds",
-			Help:    "Latency of the store's Redis calls, by operation (load, save, due, next_due).",
+			Help:    "Latency of the store's Redis calls, by operation (load, save, due).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"op"}),
 		publishSeconds: f.NewHistogram(prometheus.HistogramOpts{

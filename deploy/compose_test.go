@@ -147,6 +147,17 @@ func TestCompose(t *testing.T) {
 			t.Errorf("disputed does not wait for %s", dep)
 		}
 	}
+	// disputed refuses on start a Redis less durable than it is told to
+	// expect: the stack would never come up.
+	redis := strings.Join(c.Services["redis"].Command, " ")
+	switch dur := d.Environment["DISPUTED_REDIS_DURABILITY"]; dur {
+	case "", "fsync":
+		if !strings.Contains(redis, "--appendonly yes") || !strings.Contains(redis, "--appendfsync always") {
+			t.Errorf("disputed expects an fsynced Redis (durability %q), but redis runs %q", dur, redis)
+		}
+	case "unsafe":
+		t.Error("the compose stack must not run disputed with --redis-durability=unsafe")
+	}
 	var envNames []string
 	for n := range d.Environment {
 		envNames = append(envNames, n)

@@ -75,6 +75,18 @@ func TestPerOrderQuotas(t *testing.T) {
 		if d := limApply(t, p, s, chatFrom(rules.Provider, "pc1")); rejection(d) != nil || len(d.State.Vouchers) != 3 {
 			t.Errorf("the provider's first chat was refused: %v", d.Commands)
 		}
+		// And so is the platform's: its messages never drew on the
+		// customer's, which a customer's flood had once used up.
+		if d := limApply(t, p, s, chatFrom(rules.Platform, "mc1")); rejection(d) != nil || len(d.State.Vouchers) != 3 {
+			t.Errorf("the platform's first chat was refused: %v", d.Commands)
+		}
+		ps := s
+		for i := range 2 {
+			ps = limApply(t, p, ps, chatFrom(rules.Platform, fmt.Sprint("m", i))).State
+		}
+		if r := rejection(limApply(t, p, ps, chatFrom(rules.Platform, "m9"))); r == nil || !strings.Contains(r.Reason, "the platform has sent 2 chat messages") {
+			t.Errorf("the platform's 3rd chat gave %v, want a rejection naming the platform's quota", r)
+		}
 	})
 
 	t.Run("voucher text is clipped at a character boundary", func(t *testing.T) {

@@ -273,8 +273,9 @@ func propStored(t *rapid.T, events []rules.Event) [][]byte {
 		}
 		return nil
 	}
-	// fire fires the due deadlines, earliest first, then by order and ID,
-	// as the contract orders them.
+	// fire fires the due deadlines, earliest first, then by order, then in
+	// the order they were armed (rules.md: same-instant deadlines), as the
+	// store's Due and the engine order them.
 	fire := func(until time.Time) {
 		for {
 			var next key
@@ -284,7 +285,7 @@ func propStored(t *rapid.T, events []rules.Event) [][]byte {
 				if a.After(until) {
 					continue
 				}
-				if !found || a.Before(at) || a.Equal(at) && (k.order < next.order || k.order == next.order && k.id < next.id) {
+				if !found || rules.DueBefore(a, k.order, k.id, at, next.order, next.id) {
 					next, at, found = k, a, true
 				}
 			}

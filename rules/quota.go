@@ -30,8 +30,10 @@ type Counts struct {
 	PlatformEvents   int `json:"platform_events,omitempty"`
 	CustomerChats    int `json:"customer_chats,omitempty"`
 	ProviderChats    int `json:"provider_chats,omitempty"`
+	PlatformChats    int `json:"platform_chats,omitempty"`
 	CustomerEvidence int `json:"customer_evidence,omitempty"`
 	ProviderEvidence int `json:"provider_evidence,omitempty"`
+	PlatformEvidence int `json:"platform_evidence,omitempty"`
 }
 
 // counter returns the count the event draws on, and the quota's kind.
@@ -39,15 +41,21 @@ func (c *Counts) counter(e Event) (*int, string) {
 	party := e.Sender()
 	switch e.Type {
 	case TypeChatMessage:
-		if party == Provider {
+		switch party {
+		case Customer:
+			return &c.CustomerChats, quotaChat
+		case Provider:
 			return &c.ProviderChats, quotaChat
 		}
-		return &c.CustomerChats, quotaChat
+		return &c.PlatformChats, quotaChat
 	case TypeEvidenceSubmitted:
-		if party == Provider {
+		switch party {
+		case Customer:
+			return &c.CustomerEvidence, quotaEvidence
+		case Provider:
 			return &c.ProviderEvidence, quotaEvidence
 		}
-		return &c.CustomerEvidence, quotaEvidence
+		return &c.PlatformEvidence, quotaEvidence
 	}
 	switch party {
 	case Customer:

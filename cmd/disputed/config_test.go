@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -343,4 +344,22 @@ func TestParseConfigHelpHidesSecrets(t *testing.T) {
 	if !strings.Contains(out.String(), "DISPUTED_KAFKA_SASL_PASSWORD") {
 		t.Errorf("-h does not name the environment variables:\n%s", out.String())
 	}
+}
+
+// TestReadmeListsEveryFlag keeps the README's flag table whole: an operator
+// reads it, not the source.
+func TestReadmeListsEveryFlag(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	c := defaultConfig()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	c.register(fs, env(nil))
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(readme, "`--"+f.Name+"`") {
+			t.Errorf("README.md does not list --%s", f.Name)
+		}
+	})
 }

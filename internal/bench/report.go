@@ -180,7 +180,7 @@ func (b *run) fillProcessorMetrics(pm *phaseMetrics, m0, m1 promMetrics) {
 		pm.AvgBatchSize = float64(pm.Events) / float64(pm.Batches)
 	}
 	pm.RedisSeconds, pm.RedisCalls = map[string]float64{}, map[string]int64{}
-	for _, op := range []string{"load", "save", "due", "next_due"} {
+	for _, op := range []string{"load", "save", "due"} {
 		h := minus(m1.histogram("disputed_redis_call_duration_seconds", label("op", op)), m0.histogram("disputed_redis_call_duration_seconds", label("op", op)))
 		pm.RedisSeconds[op], pm.RedisCalls[op] = h.GetSampleSum(), int64(sampleCount(h))
 	}
@@ -428,7 +428,7 @@ func printPhaseMetrics(row func(string, string, ...any), pm phaseMetrics) {
 	row("batches (processor metric)", "%d, %.1f events each; duration p50 %.1f p99 %.1f mean %.1f ms; busy %.1fs",
 		pm.Batches, pm.AvgBatchSize, pm.BatchMs.P50, pm.BatchMs.P99, pm.BatchMs.Mean, pm.BatchBusySeconds)
 	var parts []string
-	for _, op := range []string{"load", "save", "due", "next_due"} {
+	for _, op := range []string{"load", "save", "due"} {
 		parts = append(parts, fmt.Sprintf("%s %.1fs/%d", op, pm.RedisSeconds[op], pm.RedisCalls[op]))
 	}
 	row("redis time/calls", "%s; nats publish %.1fs/%d runs, %d published", strings.Join(parts, ", "), pm.PublishSeconds, pm.PublishRuns, pm.Published)
