@@ -29,8 +29,13 @@ check-pure:
 	if [ -n "$$bad" ]; then echo "rules/ imports outside its allow-list: $$bad"; exit 1; fi; \
 	echo "rules/ is pure"
 
+# The integration tests run on a real Apache Kafka broker that
+# deploy/local/kafka/with-kafka.sh starts for the run and stops after it
+# (each test gets topics and a group of its own); it prints the broker's
+# version line first. Without Java, outside CI, they fall back to kfake and
+# say so.
 unit:
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	deploy/local/kafka/with-kafka.sh -- $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)

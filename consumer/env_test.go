@@ -35,14 +35,18 @@ const testIdle = time.Second
 
 const dlqTopic = "disputes.dlq"
 
-// env is one set of real servers: kfake, a redis-server process and an
-// in-process NATS server.
+// env is one set of real servers: Kafka (the run's real broker, with
+// topics of the test's own, or kfake; see testserver.StartKafka), a
+// redis-server process and an in-process NATS server.
 type env struct {
 	kafka      *testserver.Kafka
 	redis      *testserver.Redis
 	nats       *testserver.NATS
 	partitions int
 	prefix     string
+	// topics are the input topics' names on this Kafka; tests name them
+	// as topics does, and e.kafka maps them.
+	topics consumer.Topics
 }
 
 func newEnv(t *testing.T, partitions int) *env {
@@ -57,6 +61,10 @@ func newEnv(t *testing.T, partitions int) *env {
 	// The input topics take the oversized messages tests send on purpose;
 	// the dead-letter topic has the brokers' usual limit of about 1 MiB.
 	e.kafka.SetTopicConfig(t, dlqTopic, "max.message.bytes", "1048588")
+	e.topics = consumer.Topics{
+		Orders: e.kafka.Topic(topics.Orders), Deliveries: e.kafka.Topic(topics.Deliveries),
+		Chats: e.kafka.Topic(topics.Chats), RefundRequests: e.kafka.Topic(topics.RefundRequests),
+	}
 	pub, err := producer.NewNATS(e.nats.Conn(), producer.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +268,7 @@ func (e *env) startWith(t *testing.T, o options) *member {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dl := consumer.NewKafkaDeadLetters(e.kafka.Brokers, dlqTopic, nil)
+	dl := consumer.NewKafkaDeadLetters(e.kafka.Brokers, e.kafka.Topic(dlqTopic), nil)
 	t.Cleanup(func() { dl.Close() })
 	s := store{Redis: redisStore, f: f}
 	pub := publisher{NATS: nats, f: f}
@@ -277,7 +285,7 @@ func (e *env) startWith(t *testing.T, o options) *member {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	proc := &consumer.Processor{Policy: policy, Store: s, Deadlines: s, DeadLetters: deadLetters{dl, f}, Metrics: metrics, Logger: log}
 	k := consumer.NewKafka(consumer.Config{
-		Brokers: e.kafka.Brokers, Group: "disputed", Topics: topics, MaxBatch: maxBatch,
+		Brokers: e.kafka.Brokers, Group: e.kafka.Group("disputed"), Topics: e.topics, MaxBatch: maxBatch,
 		MaxWait: 50 * time.Millisecond, Idle: testIdle, HeartbeatInterval: 100 * time.Millisecond,
 		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, FlushTimeout: time.Second,
 	}, proc, s, pub, metrics, log)

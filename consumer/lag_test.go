@@ -44,7 +44,7 @@ func TestStreamEqualsReplayLaggingTopics(t *testing.T) {
 	testserver.WaitUntil(t, 20*time.Second, "the member owns every partition", func() bool { return len(m.k.Owned()) == 4 })
 
 	ctx := context.Background()
-	w := &kafka.Writer{Addr: kafka.TCP(e.kafka.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, BatchBytes: 8 << 20}
+	w := e.kafka.Writer()
 	defer w.Close()
 	all := scenarioLines(t)
 	var lines [][]byte
@@ -73,7 +73,7 @@ func TestStreamEqualsReplayLaggingTopics(t *testing.T) {
 		for topic, msgs := range byTopic {
 			g.Go(func() error {
 				time.Sleep(time.Until(start.Add(lags[topic])))
-				return w.WriteMessages(ctx, msgs...)
+				return w.WriteMessages(ctx, e.kafka.Messages(msgs...)...)
 			})
 		}
 		if err := g.Wait(); err != nil {

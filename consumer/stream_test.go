@@ -158,8 +158,8 @@ func TestDeadLetters(t *testing.T) {
 			if !strings.Contains(h[consumer.HeaderError], c.reason) {
 				t.Errorf("reason %q does not say %q", h[consumer.HeaderError], c.reason)
 			}
-			if h[consumer.HeaderSourceTopic] != topics.RefundRequests || h[consumer.HeaderSourcePartition] != "0" || h[consumer.HeaderSourceOffset] != fmt.Sprint(i) {
-				t.Errorf("source headers = %v, want %s/0@%d", h, topics.RefundRequests, i)
+			if h[consumer.HeaderSourceTopic] != e.topics.RefundRequests || h[consumer.HeaderSourcePartition] != "0" || h[consumer.HeaderSourceOffset] != fmt.Sprint(i) {
+				t.Errorf("source headers = %v, want %s/0@%d", h, e.topics.RefundRequests, i)
 			}
 		})
 	}
@@ -286,7 +286,7 @@ func TestLiveCrossTopicOrder(t *testing.T) {
 	e.start(t, nil)
 	time.Sleep(500 * time.Millisecond) // every topic read to its end
 	ctx := context.Background()
-	w := &kafka.Writer{Addr: kafka.TCP(e.kafka.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	w := e.kafka.Writer()
 	defer w.Close()
 	var (
 		mu    sync.Mutex
@@ -298,7 +298,7 @@ func TestLiveCrossTopicOrder(t *testing.T) {
 	for n := range 4 {
 		g.Go(func() error {
 			for i := range 100 {
-				story, err := liveStory(ctx, w, fmt.Sprintf("x%d-%d", n, i))
+				story, err := liveStory(ctx, e.kafka, w, fmt.Sprintf("x%d-%d", n, i))
 				if err != nil {
 					return err
 				}
@@ -322,20 +322,20 @@ func TestLiveCrossTopicOrder(t *testing.T) {
 
 // liveStory writes an order's payment, then, once Kafka has it, its refund
 // request and settlement, stamped with the wall clock.
-func liveStory(ctx context.Context, w *kafka.Writer, order string) ([][]byte, error) {
+func liveStory(ctx context.Context, k *testserver.Kafka, w *kafka.Writer, order string) ([][]byte, error) {
 	ev := func(id, typ, data string) []byte {
 		return []byte(fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`,
 			id, typ, time.Now().UTC().Format(time.RFC3339Nano), order, data))
 	}
 	paid := ev(order+"-1", "order.paid", `{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR"}`)
-	if err := w.WriteMessages(ctx, kafka.Message{Topic: topics.Orders, Key: []byte(order), Value: paid}); err != nil {
+	if err := w.WriteMessages(ctx, k.Messages(kafka.Message{Topic: topics.Orders, Key: []byte(order), Value: paid})...); err != nil {
 		return nil, err
 	}
 	refund := ev(order+"-2", "refund.requested", `{"reason":"quality"}`)
 	settle := ev(order+"-3", "settlement.agreed", `{"refund_amount":40}`)
-	err := w.WriteMessages(ctx,
+	err := w.WriteMessages(ctx, k.Messages(
 		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: refund},
-		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: settle})
+		kafka.Message{Topic: topics.RefundRequests, Key: []byte(order), Value: settle})...)
 	return [][]byte{paid, refund, settle}, err
 }
 

@@ -43,6 +43,8 @@ func TestOperations(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"run",
 			"--kafka-brokers", strings.Join(kf.Brokers, ","), "--redis-url", "redis://" + rd.Addr, "--nats-url", ns.URL,
+			"--topic-orders", kf.Topic("orders"), "--topic-deliveries", kf.Topic("deliveries"), "--topic-chats", kf.Topic("chats"),
+			"--topic-refund-requests", kf.Topic("refund-requests"), "--topic-dlq", kf.Topic("disputes.dlq"), "--group", kf.Group("disputed"),
 			"--http-addr", addr, "--evidence-window", "5s", "--idle", "300ms", "--redis-prefix", "ops", "--log-level", "warn",
 		}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
 	}()
@@ -178,7 +180,7 @@ func TestOperations(t *testing.T) {
 			`disputed_open_disputes{status="escalated"} 1`,
 			`disputed_rulings_total{category="software_app",outcome="settled"} 1`,
 			`disputed_transfer_amount_minor_total{currency="CNY",to="customer"} 2500`,
-			`disputed_events_total{result="applied",topic="orders",type="order.paid"} 3`,
+			`disputed_events_total{result="applied",topic="` + kf.Topic("orders") + `",type="order.paid"} 3`,
 			`disputed_api_requests_total{code="401",route="get_dispute"} 4`,
 			`disputed_partitions_owned 2`,
 			"disputed_build_info{",

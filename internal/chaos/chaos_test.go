@@ -219,7 +219,7 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	c.start = time.Now()
 	c.a = c.spawn("a")
 	ctx, stopProducing := context.WithCancel(t.Context())
-	p := newChaosProducer(c.kafka.Brokers, cfg.seed, cfg.rate)
+	p := newChaosProducer(c.kafka, cfg.seed, cfg.rate)
 	produced := make(chan error, 1)
 	go func() { produced <- p.run(ctx) }()
 

@@ -83,7 +83,7 @@ func (c *chaos) busy(ctx context.Context, want map[string]map[int]int64) string 
 				continue
 			}
 			got := int64(-1)
-			if v, ok := applied[topic]; ok {
+			if v, ok := applied[c.kafka.Topic(topic)]; ok {
 				got, _ = strconv.ParseInt(v, 10, 64)
 			}
 			if got != w {

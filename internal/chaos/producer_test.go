@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/segmentio/kafka-go"
 )
@@ -26,9 +27,9 @@ type chaosRecord struct {
 // events are at least 600ms apart, stamped with the wall clock, keyed by
 // order on their type's topic.
 type chaosProducer struct {
-	brokers []string
-	rng     *rand.Rand
-	rate    float64
+	kafka *testserver.Kafka
+	rng   *rand.Rand
+	rate  float64
 	// guard replays what was produced, to know each order's deadlines.
 	guard *rules.Replay
 
@@ -39,9 +40,9 @@ type chaosProducer struct {
 	slowest   time.Duration
 }
 
-func newChaosProducer(brokers []string, seed uint64, rate float64) *chaosProducer {
+func newChaosProducer(k *testserver.Kafka, seed uint64, rate float64) *chaosProducer {
 	return &chaosProducer{
-		brokers: brokers, rng: rand.New(rand.NewPCG(seed, 2)), rate: rate,
+		kafka: k, rng: rand.New(rand.NewPCG(seed, 2)), rate: rate,
 		guard: rules.NewReplay(rules.Policy{RuleSet: rules.RuleSet2018, EvidenceWindow: chaosEvidence, ModificationWindow: chaosModify}),
 	}
 }
@@ -64,7 +65,7 @@ type chaosStory struct {
 
 func (p *chaosProducer) run(ctx context.Context) error {
 	w := &kafka.Writer{
-		Addr: kafka.TCP(p.brokers...), Balancer: &kafka.Hash{},
+		Addr: kafka.TCP(p.kafka.Brokers...), Balancer: &kafka.Hash{},
 		BatchTimeout: time.Millisecond, BatchSize: 10000, RequiredAcks: kafka.RequireAll,
 	}
 	defer w.Close()
@@ -109,7 +110,7 @@ func (p *chaosProducer) run(ctx context.Context) error {
 			msgs[i] = r.msg
 		}
 		start := time.Now()
-		if err := w.WriteMessages(context.WithoutCancel(ctx), msgs...); err != nil {
+		if err := w.WriteMessages(context.WithoutCancel(ctx), p.kafka.Messages(msgs...)...); err != nil {
 			return fmt.Errorf("write %d events: %w", len(msgs), err)
 		}
 		p.slowest = max(p.slowest, time.Since(start))

@@ -1,7 +1,8 @@
 // Package testserver starts the real servers disputed's tests run against:
 // a redis-server process on a free port (restartable, with its append-only
 // file), an in-process NATS server with JetStream, and an in-process Kafka
-// cluster (kfake) spoken to over TCP.
+// cluster (kfake) spoken to over TCP, or topics of the test's own on the run's
+// real Kafka broker (EnvKafka).
 //
 // A server that cannot be started fails the test when the CI environment
 // variable is set, and skips it, saying why, otherwise: integration tests
