@@ -216,12 +216,19 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 	for _, c := range counts {
 		p.Metrics.event(c.topic, c.typ, c.result)
 	}
+	// A line per ruling is a debug line: at info it cost more than deciding
+	// the ruling did. A ruling is traceable without it, on JetStream, in
+	// the order's state (the API) and in disputed_rulings_total.
+	debug := p.logger().Enabled(ctx, slog.LevelDebug)
 	for _, d := range decisions {
 		res.Commands += len(d.Commands)
 		p.Metrics.decided(d)
+		if !debug {
+			continue
+		}
 		for _, c := range d.Commands {
 			if r, ok := c.Body.(*rules.Ruling); ok {
-				p.logger().Info("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
+				p.logger().Debug("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
 					"refund_amount", r.RefundAmount, "provider_amount", r.ProviderAmount, "currency", r.Currency,
 					"articles", r.Articles, "partition", s.part)
 			}

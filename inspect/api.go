@@ -152,11 +152,7 @@ type timelineEntry struct {
 
 func timelineOf(s rules.State) []timelineEntry {
 	out := make([]timelineEntry, 0, len(s.Log))
-	for _, line := range s.Log {
-		l, err := rules.ParseLogEntry(line)
-		if err != nil {
-			continue
-		}
+	for _, l := range s.Log {
 		e := timelineEntry{At: l.At, ID: l.ID}
 		switch l.Kind {
 		case rules.LogCommand:

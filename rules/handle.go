@@ -76,8 +76,7 @@ func (d *decider) handleDispute() {
 func (d *decider) orderPaid() {
 	s, e := &d.s, d.e
 	if s.Status != StatusNew {
-		first, _ := ParseLogEntry(s.Log[0])
-		d.reject(fmt.Sprintf("order %s was already paid by event %s", e.OrderID, first.ID))
+		d.reject(fmt.Sprintf("order %s was already paid by event %s", e.OrderID, s.Log[0].ID))
 		return
 	}
 	s.OrderID = e.OrderID

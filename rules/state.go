@@ -80,20 +80,20 @@ type State struct {
 	TimerSeq int       `json:"timer_seq,omitempty"`
 	Rulings  []Ruling  `json:"rulings,omitempty"`
 
-	// Log is the order's timeline, one line an entry: each event applied
-	// (rejected ones too), each deadline fired and each command issued, in
-	// order. It is how a repeated event is known and has no effect (see
-	// LogEntry for the format).
-	Log []string `json:"log,omitempty"`
+	// Log is the order's timeline: each event applied (rejected ones too),
+	// each deadline fired and each command issued, in order. It is how a
+	// repeated event is known and has no effect. In JSON each entry is one
+	// line of text (see LogEntry).
+	Log []LogEntry `json:"log,omitempty"`
 	// Counts are what the parties have used of their quotas (quota.go).
 	Counts Counts `json:"counts,omitzero"`
 }
 
-// LogEntry is one line of State.Log, encoded as three tab-separated fields:
-// the time (RFC 3339, UTC), then the event type, "deadline" for a fired
-// deadline or "command" for a command, then the event ID, the timer ID or
-// the command ID. IDs never hold control characters, so a tab cannot occur in
-// them.
+// LogEntry is one entry of State.Log. In JSON it is one line of three
+// tab-separated fields: the time (RFC 3339, UTC), then the event type,
+// "deadline" for a fired deadline or "command" for a command, then the event
+// ID, the timer ID or the command ID. IDs never hold control characters, so
+// a tab cannot occur in them.
 type LogEntry struct {
 	At   time.Time
 	Kind string // an event type, "deadline" or "command"
@@ -107,6 +107,19 @@ func (l LogEntry) String() string {
 	return l.At.UTC().Format(time.RFC3339Nano) + "\t" + l.Kind + "\t" + l.ID
 }
 
+// MarshalText encodes the entry as its line.
+func (l LogEntry) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText decodes a line.
+func (l *LogEntry) UnmarshalText(b []byte) error {
+	e, err := ParseLogEntry(string(b))
+	if err != nil {
+		return err
+	}
+	*l = e
+	return nil
+}
+
 // ParseLogEntry decodes a line of State.Log.
 func ParseLogEntry(line string) (LogEntry, error) {
 	at, rest, ok1 := strings.Cut(line, "\t")
@@ -118,7 +131,7 @@ func ParseLogEntry(line string) (LogEntry, error) {
 	if err != nil {
 		return LogEntry{}, fmt.Errorf("log entry %q: %w", line, err)
 	}
-	return LogEntry{At: t, Kind: kind, ID: id}, nil
+	return LogEntry{At: t.UTC(), Kind: kind, ID: id}, nil
 }
 
 // Order is what order.paid said.
@@ -227,18 +240,11 @@ type Timer struct {
 	IssueID   string        `json:"issue_id,omitempty"`
 }
 
-// seen reports whether an event with this ID was applied: an entry whose
-// last field is the ID and whose kind is an event type.
+// seen reports whether an event with this ID was applied: an entry with
+// the ID whose kind is an event type.
 func (s *State) seen(id string) bool {
 	for _, l := range s.Log {
-		if len(l) <= len(id) || l[len(l)-len(id)-1] != '\t' || l[len(l)-len(id):] != id {
-			continue
-		}
-		kind := l[:len(l)-len(id)-1]
-		if i := strings.LastIndexByte(kind, '\t'); i >= 0 {
-			kind = kind[i+1:]
-		}
-		if kind != LogCommand && kind != string(TypeDeadline) {
+		if l.ID == id && l.Kind != LogCommand && l.Kind != string(TypeDeadline) {
 			return true
 		}
 	}
@@ -246,7 +252,7 @@ func (s *State) seen(id string) bool {
 }
 
 func (s *State) log(at time.Time, kind, id string) {
-	s.Log = append(s.Log, LogEntry{At: at, Kind: kind, ID: id}.String())
+	s.Log = append(s.Log, LogEntry{At: at.UTC(), Kind: kind, ID: id})
 }
 
 func (s *State) timer(id string) int {

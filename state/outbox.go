@@ -13,26 +13,45 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-// An outbox entry is "<number>\n<command id>\n<written ms>\n<json entry>":
+// An outbox entry is "<number>\n<command id>\n<written ms>\n<subject>\n<body>":
 // the partition's sequence number of the command (save.lua gives them), so
 // that the relay can publish only what a durable save wrote, then the ID, so
-// that Ack can match it without decoding.
-type outboxEntry struct {
+// that Ack can match it without decoding, then the subject and the body
+// exactly as they are published. Neither an ID, nor a subject, nor the JSON
+// encoding/json writes holds a newline. (Entries written by earlier
+// releases have a JSON object {"id","subject","data"} after the time.)
+func appendEntry(b []byte, c rules.Command, now string) ([]byte, error) {
+	data, err := c.Data()
+	if err != nil {
+		return nil, fmt.Errorf("encode command %s: %w", c.ID, err)
+	}
+	b = append(b, c.ID...)
+	b = append(b, '\n')
+	b = append(b, now...)
+	b = append(b, '\n')
+	b = append(b, c.Subject...)
+	b = append(b, '\n')
+	return append(b, data...), nil
+}
+
+// legacyEntry is the outbox entry of earlier releases.
+type legacyEntry struct {
 	ID      string          `json:"id"`
 	Subject string          `json:"subject"`
 	Data    json.RawMessage `json:"data"`
 }
 
-func encodeEntry(c rules.Command) ([]byte, error) {
-	data, err := c.Data()
-	if err != nil {
-		return nil, fmt.Errorf("encode command %s: %w", c.ID, err)
+// parseEntry reads the command of an entry's part after the time.
+func parseEntry(id, rest string) (rules.Command, bool) {
+	if strings.HasPrefix(rest, "{") {
+		var e legacyEntry
+		if json.Unmarshal([]byte(rest), &e) != nil {
+			return rules.Command{}, false
+		}
+		return rules.Command{ID: e.ID, Subject: e.Subject, Body: e.Data}, true
 	}
-	entry, err := json.Marshal(outboxEntry{ID: c.ID, Subject: c.Subject, Data: data})
-	if err != nil {
-		return nil, fmt.Errorf("encode outbox entry %s: %w", c.ID, err)
-	}
-	return entry, nil
+	subject, data, ok := strings.Cut(rest, "\n")
+	return rules.Command{ID: id, Subject: subject, Body: json.RawMessage(data)}, ok && subject != ""
 }
 
 // ackScript pops, in order, the given command IDs that are at the head of
@@ -76,11 +95,11 @@ func (r *Redis) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rul
 	var oldest time.Time
 	for i, v := range vals {
 		num, rest, ok0 := strings.Cut(v, "\n")
-		_, rest, ok1 := strings.Cut(rest, "\n")
+		id, rest, ok1 := strings.Cut(rest, "\n")
 		stamp, entry, ok2 := strings.Cut(rest, "\n")
 		seq, err := strconv.ParseInt(num, 10, 64)
-		var e outboxEntry
-		if !ok0 || !ok1 || !ok2 || err != nil || json.Unmarshal([]byte(entry), &e) != nil {
+		c, ok3 := parseEntry(id, entry)
+		if !ok0 || !ok1 || !ok2 || !ok3 || err != nil {
 			return nil, time.Time{}, 0, fmt.Errorf("read outbox of partition %d: entry %d is corrupt", p, i)
 		}
 		if i == 0 {
@@ -90,7 +109,7 @@ func (r *Redis) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rul
 		if upTo >= 0 && seq > upTo {
 			break // not known to be durable yet
 		}
-		cmds = append(cmds, rules.Command{ID: e.ID, Subject: e.Subject, Body: e.Data})
+		cmds = append(cmds, c)
 	}
 	return cmds, oldest, depth.Val(), nil
 }

@@ -61,9 +61,8 @@ func (a queued) compare(b queued) int {
 }
 
 // List returns up to limit open disputes in any of the statuses, across the
-// partitions, longest in their status first (ties by order ID), as the
-// summaries kept beside their states: a page costs limit summaries of
-// memory whatever the disputes hold. after is "" for the first page, then
+// partitions, longest in their status first (ties by order ID), as
+// summaries of their states. after is "" for the first page, then
 // the next cursor returned; next is "" after the last page. A cursor the
 // store did not hand out is an error wrapping rules.ErrBadCursor.
 func (r *Redis) List(ctx context.Context, statuses []rules.Status, partitions int, after string, limit int) (items []rules.Summary, next string, err error) {
@@ -124,32 +123,43 @@ func (r *Redis) List(ctx context.Context, statuses []rules.Status, partitions in
 		last := cand[len(cand)-1]
 		next = strconv.FormatFloat(last.score, 'f', -1, 64) + ":" + last.order
 	}
-	sums := make([]*redis.StringCmd, len(cand))
-	_, err = r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, c := range cand {
-			sums[i] = pipe.HGet(ctx, r.orderKey(c.partition, c.order), "q")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", fmt.Errorf("list disputes: %w", err)
-	}
+	// The states of the page, listPipe at a time: a state can be large
+	// (up to its order's quotas), and a page must not hold a hundred of
+	// them at once.
 	items = make([]rules.Summary, 0, len(cand))
-	for i, c := range cand {
-		b, err := sums[i].Bytes()
-		if err != nil {
-			continue // closed since it was listed
+	for len(cand) > 0 {
+		chunk := cand[:min(len(cand), listPipe)]
+		cand = cand[len(chunk):]
+		cmds := make([]*redis.SliceCmd, len(chunk))
+		_, err = r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, c := range chunk {
+				cmds[i] = pipe.HMGet(ctx, r.orderKey(c.partition, c.order), "s", "v")
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, "", fmt.Errorf("list disputes: %w", err)
 		}
-		var s rules.Summary
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, "", fmt.Errorf("list disputes: summary of %q: %w", c.order, err)
+		for i, c := range chunk {
+			var st rules.State
+			found, err := decodeOrder(cmds[i].Val(), &st)
+			if err != nil {
+				return nil, "", fmt.Errorf("list disputes: order %q: %w", c.order, err)
+			}
+			if !found || !st.Status.Open() {
+				continue // closed since it was listed
+			}
+			sum := rules.SummaryOf(st)
+			sum.Partition = c.partition
+			sum.Since = time.UnixMilli(int64(c.score / 1000)).UTC()
+			items = append(items, sum)
 		}
-		s.Partition = c.partition
-		s.Since = time.UnixMilli(int64(c.score / 1000)).UTC()
-		items = append(items, s)
 	}
 	return items, next, nil
 }
+
+// listPipe is how many states List reads in one round.
+const listPipe = 10
 
 func parseCursor(c string) (queued, error) {
 	if c == "" {

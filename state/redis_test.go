@@ -2,8 +2,10 @@ package state_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -377,5 +379,35 @@ func TestStatusIndexFindAndList(t *testing.T) {
 		if _, _, err := st.List(ctx, []rules.Status{rules.StatusNegotiating}, 2, bad, 3); !errors.Is(err, rules.ErrBadCursor) {
 			t.Errorf("List with cursor %q = %v, want ErrBadCursor", bad, err)
 		}
+	}
+}
+
+// TestEarlierReleasesData: what an earlier release wrote (a state in JSON,
+// an outbox entry in JSON) still reads after an upgrade.
+func TestEarlierReleasesData(t *testing.T) {
+	ctx := context.Background()
+	st, c, _ := newStore(t)
+	s := decide(t, rules.State{}, paid("o1", t0, time.Time{}))[0].State
+	old, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HSet(ctx, state.Key("test", 0, "order:o1"), "s", old, "v", 3)
+	got, err := st.Load(ctx, 0, []string{"o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Version = 3
+	if !reflect.DeepEqual(got[0], s) {
+		t.Errorf("a JSON state loads as %+v, want %+v", got[0], s)
+	}
+	c.RPush(ctx, state.Key("test", 0, "outbox"), `7`+"\n"+`o1/x/ruling`+"\n"+`1700000000000`+"\n"+
+		`{"id":"o1/x/ruling","subject":"disputes.ruling.o1","data":{"command_id":"o1/x/ruling"}}`)
+	cmds, _, _, err := st.Outbox(ctx, 0, 10, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := cmds[0].Data(); len(cmds) != 1 || cmds[0].ID != "o1/x/ruling" || cmds[0].Subject != "disputes.ruling.o1" || string(data) != `{"command_id":"o1/x/ruling"}` {
+		t.Errorf("a JSON outbox entry reads as %+v", cmds)
 	}
 }

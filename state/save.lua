@@ -2,20 +2,20 @@
 -- partition's hash tag, so the script touches one slot.
 --
 -- KEYS[1] deadlines (sorted set, member "order|timer", score due ms)
--- KEYS[2] outbox (list of "<seq>\n<command id>\n<written ms>\n<json entry>")
+-- KEYS[2] outbox (list of "<seq>\n<command id>\n<written ms>\n<subject>\n<body>")
 -- KEYS[3] applied offsets (hash topic -> offset)
 -- KEYS[4] meta (hash: m = the mark of the last write, o = the number of
 --   the last command appended to the outbox)
 -- KEYS[5 .. 4+k] the open disputes by status (sorted sets, member order ID,
 --   score when it took the status, ms * 1000 + place in the batch), one per
 --   open status named in ARGV
--- KEYS[5+k ..] the orders of the batch (hash: s = state, v = version,
---   st = status, q = the queue summary while open)
+-- KEYS[5+k ..] the orders of the batch (hash: s = state (codec.go), v =
+--   version, st = status)
 --
 -- ARGV: n orders, m offsets, retention ms, now ms, prev mark, new mark,
 --   k open statuses, then the k status names,
 --   then per order: order ID, loaded version, new state ("" = unchanged),
---   closed (1/0), new status, summary ("" when not open),
+--   closed (1/0), new status,
 --   then per offset: topic, offset,
 --   then t, and per deadline change: "a"|"d", member, score,
 --   then the outbox entries.
@@ -31,7 +31,7 @@ local prev, mark, k = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local index = {}
 for x = 1, k do index[ARGV[7 + x]] = KEYS[4 + x] end
 local first = 5 + k
-local per = 6
+local per = 5
 
 local stored = redis.call('HGET', KEYS[4], 'm') or ''
 if stored ~= prev then return {3, stored} end
@@ -50,16 +50,11 @@ end
 
 i = 8 + k
 for x = 1, n do
-  local order, s, status, sum = ARGV[i], ARGV[i + 2], ARGV[i + 4], ARGV[i + 5]
+  local order, s, status = ARGV[i], ARGV[i + 2], ARGV[i + 4]
   if s ~= '' then
     local key = KEYS[first + x - 1]
     local old = redis.call('HGET', key, 'st') or ''
     redis.call('HSET', key, 's', s, 'v', tonumber(ARGV[i + 1]) + 1, 'st', status)
-    if sum ~= '' then
-      redis.call('HSET', key, 'q', sum)
-    else
-      redis.call('HDEL', key, 'q')
-    end
     if ARGV[i + 3] == '1' and ttl > 0 then
       redis.call('PEXPIRE', key, ttl)
     else

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -105,7 +104,7 @@ func decodeOrder(vals []any, st *rules.State) (found bool, err error) {
 		return false, nil
 	}
 	s, _ := vals[0].(string)
-	if err := json.Unmarshal([]byte(s), st); err != nil {
+	if err := decodeState([]byte(s), st); err != nil {
 		return false, fmt.Errorf("decode state: %w", err)
 	}
 	if v, ok := vals[1].(string); ok {
@@ -206,6 +205,7 @@ func (r *Redis) encode(p int, b rules.Batch) (write, error) {
 	timers := make(map[string]timerOp)
 	var timerOrder []string
 	var outbox []any
+	var buf []byte // reused: each entry and state is copied out as a string
 	now := strconv.FormatInt(r.cfg.Now().UnixMilli(), 10)
 	for i := range b.Decisions {
 		d := &b.Decisions[i]
@@ -238,11 +238,12 @@ func (r *Redis) encode(p int, b rules.Batch) (write, error) {
 			timers[m] = timerOp{arm: true, score: t.At.UnixMilli()}
 		}
 		for _, c := range d.Commands {
-			entry, err := encodeEntry(c)
+			entry, err := appendEntry(buf[:0], c, now)
 			if err != nil {
 				return w, fmt.Errorf("save batch of partition %d: %w", p, err)
 			}
-			outbox = append(outbox, c.ID+"\n"+now+"\n"+string(entry))
+			buf = entry
+			outbox = append(outbox, string(entry))
 		}
 	}
 	open := rules.OpenStatuses()
@@ -256,26 +257,16 @@ func (r *Redis) encode(p int, b rules.Batch) (write, error) {
 	}
 	for j, n := range orders {
 		w.keys = append(w.keys, r.orderKey(p, w.orders[j]))
-		enc, closed, status, sum := "", "0", "", ""
+		enc, closed, status := "", "0", ""
 		if n.state != nil {
-			b, err := json.Marshal(n.state)
-			if err != nil {
-				return w, fmt.Errorf("save batch of partition %d: encode state of %q: %w", p, w.orders[j], err)
-			}
-			enc = string(b)
+			buf = encodeState(buf[:0], n.state)
+			enc = string(buf)
 			if n.state.Status == rules.StatusRuled || n.state.Status == rules.StatusAccepted {
 				closed = "1"
 			}
 			status = string(n.state.Status)
-			if n.state.Status.Open() {
-				s, err := json.Marshal(rules.SummaryOf(*n.state))
-				if err != nil {
-					return w, fmt.Errorf("save batch of partition %d: encode summary of %q: %w", p, w.orders[j], err)
-				}
-				sum = string(s)
-			}
 		}
-		w.args = append(w.args, w.orders[j], n.version, enc, closed, status, sum)
+		w.args = append(w.args, w.orders[j], n.version, enc, closed, status)
 	}
 	for _, t := range slices.Sorted(maps.Keys(b.Offsets)) {
 		w.args = append(w.args, t, b.Offsets[t])
