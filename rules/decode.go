@@ -95,8 +95,11 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, &FieldError{Reason: fmt.Sprintf("message is %d bytes, more than the %d allowed", len(b), MaxEventSize)}
 	}
 	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return Event{}, jsonError("", err)
+	if !decodeFast(b, &env) {
+		env = envelope{}
+		if err := json.Unmarshal(b, &env); err != nil {
+			return Event{}, jsonError("", err)
+		}
 	}
 	var e Event
 	var err error
