@@ -4,7 +4,7 @@ PKGS     := ./...
 BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench chaos run demo clean deploy-check docs
+.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench bench-scale chaos run demo clean deploy-check docs
 
 all: build test
 
@@ -44,19 +44,44 @@ lint:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./state -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME)
 
 ## bench: the Go benchmarks of the engine and decoder, with allocations; then
 ## `disputed bench`: the processor (a child process) under mixed dispute
-## stories on kfake, the machine's Redis (BENCH_REDIS_URL, a fresh prefix
-## deleted at the end) and in-process NATS, with the three servers' ceilings
-## measured in the same run. About ninety seconds on two cores. BENCH_FLAGS
-## adds flags (e.g. --rate 5000, --bad-share 0.05, --json bench.json).
+## stories on a real Apache Kafka broker (deploy/local/kafka/with-kafka.sh
+## starts one from Maven-resolved jars, prints its version and stops it
+## afterwards), a redis-server the bench starts itself on a free port
+## (appendonly yes, appendfsync always) and in-process NATS; then the three
+## servers' ceilings, measured in the same run on the same servers. About two
+## minutes on two cores, plus the broker's start (about 10 s).
+## BENCH_KAFKA=kfake runs on kfake in process instead of the broker;
+## BENCH_REDIS_URL uses an existing Redis (a fresh prefix, deleted at the end);
+## BENCH_FLAGS adds flags (e.g. --rate 5000, --bad-share 0.05, --json bench.json).
 BENCH_DURATION ?= 45s
-BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_KAFKA ?= real
+BENCH_REDIS_URL ?=
 BENCH_FLAGS ?=
-bench:
+BENCH_REDIS_ARG = $(if $(BENCH_REDIS_URL),--redis-url $(BENCH_REDIS_URL))
+ifeq ($(BENCH_KAFKA),kfake)
+BENCH_RUN = bin/disputed bench
+else
+BENCH_RUN = deploy/local/kafka/with-kafka.sh -- sh -c 'exec bin/disputed bench --kafka-brokers "$$KAFKA_BOOTSTRAP" --kafka-dir "$$KAFKA_DIR" "$$@"' bench
+endif
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./rules
-	$(GO) run ./cmd/disputed bench --duration $(BENCH_DURATION) --redis-url $(BENCH_REDIS_URL) $(BENCH_FLAGS)
+	$(BENCH_RUN) --duration $(BENCH_DURATION) $(BENCH_REDIS_ARG) $(BENCH_FLAGS)
+
+## bench-scale: the scale-out: the same load on one, two and three processors
+## (BENCH_SCALE_MEMBERS) of one consumer group, added between steps, on one
+## broker, Redis and NATS as `make bench` has them, with 6 partitions so that
+## each member owns some; a row per step with the CPU of every process and of
+## the machine. About three minutes plus the broker's start.
+BENCH_SCALE_DURATION ?= 30s
+BENCH_SCALE_MEMBERS ?= 1,2,3
+BENCH_SCALE_PARTITIONS ?= 6
+bench-scale: build
+	$(BENCH_RUN) --duration $(BENCH_SCALE_DURATION) --members $(BENCH_SCALE_MEMBERS) --partitions $(BENCH_SCALE_PARTITIONS) --deadlines 0 $(BENCH_REDIS_ARG) $(BENCH_FLAGS)
 
 ## chaos: the full chaos run of the real binary (internal/chaos):
 ## 3 minutes of load while processors are SIGKILLed and restarted 20 times,

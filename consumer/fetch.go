@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/disputed/disputed/rules"
 )
@@ -111,18 +112,37 @@ func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64
 			continue
 		}
 		m := Message{Topic: f.topic, Partition: f.partition, Offset: r.Offset, Time: r.Time}
-		if r.Key != nil {
-			m.Key, _ = io.ReadAll(r.Key)
-		}
-		if r.Value != nil {
-			m.Value, _ = io.ReadAll(r.Value)
-		}
+		m.Key, m.Value = readKeyValue(r.Key, r.Value)
 		x := decodeInput(m, now, f.cfg.Skew)
 		x.src = f.ti
 		in = append(in, x)
 		next = r.Offset + 1
 	}
 	return in, next, nil
+}
+
+// readKeyValue reads a record's key and value into one allocation of their
+// size (io.ReadAll would start each at 512 bytes and grow). A nil key or
+// value stays nil.
+func readKeyValue(key, value protocol.Bytes) (k, v []byte) {
+	n := 0
+	if key != nil {
+		n += key.Len()
+	}
+	if value != nil {
+		n += value.Len()
+	}
+	buf := make([]byte, n)
+	if key != nil {
+		k = buf[:key.Len():key.Len()]
+		io.ReadFull(key, k)
+		buf = buf[len(k):]
+	}
+	if value != nil {
+		v = buf[:value.Len()]
+		io.ReadFull(value, v)
+	}
+	return k, v
 }
 
 // decodeInput decodes a message and checks what only the stream can tell:

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // TestDecodeInputFuture: the future is measured from the wall clock alone.
@@ -37,5 +39,29 @@ func TestDecodeInputFuture(t *testing.T) {
 				t.Errorf("refused = %v (err %v), want %v", refused, x.Err, tt.refused)
 			}
 		})
+	}
+}
+
+func TestReadKeyValue(t *testing.T) {
+	tests := []struct {
+		key, value []byte
+	}{
+		{[]byte("order-1"), []byte(`{"a":1}`)},
+		{nil, []byte("v")},
+		{[]byte("k"), nil},
+		{nil, nil},
+		{[]byte{}, []byte{}},
+	}
+	for _, tt := range tests {
+		k, v := readKeyValue(protocol.NewBytes(tt.key), protocol.NewBytes(tt.value))
+		if (k == nil) != (tt.key == nil) || (v == nil) != (tt.value == nil) || string(k) != string(tt.key) || string(v) != string(tt.value) {
+			t.Errorf("readKeyValue(%q, %q) = %q, %q", tt.key, tt.value, k, v)
+		}
+		if len(k) > 0 {
+			k = append(k, 'x') // must not run into the value
+			if string(v) != string(tt.value) {
+				t.Errorf("appending to the key changed the value: %q", v)
+			}
+		}
 	}
 }

@@ -140,9 +140,9 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		return res, err
 	}
 	var (
-		decisions []rules.Decision
+		decisions = make([]rules.Decision, 0, len(in)+len(due))
 		letters   []DeadLetter
-		counts    []eventCount
+		counts    = make([]eventCount, 0, len(in))
 		unknown   bool // a letter says its order is unknown: that depends on the store
 	)
 	keep := func(steps []rules.Step) {

@@ -23,6 +23,7 @@ type Partition struct {
 	policy Policy
 	states map[string]State
 	due    dueQueue
+	steps  []Step // reused by Apply and FireUntil
 }
 
 // Step is one input applied: an event, or a fired deadline (Input.Type ==
@@ -68,32 +69,41 @@ func (p *Partition) NextDue() (time.Time, bool) {
 // applies e, and returns the steps in the order they were taken. When e is
 // invalid (an error wrapping ErrInvalidEvent: its order is unknown), the
 // steps of the deadlines fired before it are returned with the error, and e
-// changed nothing.
+// changed nothing. The steps are valid until the next Apply or FireUntil:
+// a batch of events would otherwise allocate a kilobyte per event.
 func (p *Partition) Apply(e Event) ([]Step, error) {
-	steps, err := p.FireUntil(e.Time)
-	if err != nil {
-		return steps, err
+	p.steps = p.steps[:0]
+	if err := p.fire(e.Time); err != nil {
+		return p.steps, err
 	}
 	d, err := p.policy.Apply(p.states[e.OrderID], e, e.Time)
 	if err != nil {
-		return steps, err
+		return p.steps, err
 	}
-	return append(steps, p.keep(e, d)), nil
+	p.steps = append(p.steps, p.keep(e, d))
+	return p.steps, nil
 }
 
-// FireUntil fires every deadline due at or before t, earliest first.
+// FireUntil fires every deadline due at or before t, earliest first. Its
+// steps are valid until the next Apply or FireUntil.
 func (p *Partition) FireUntil(t time.Time) ([]Step, error) {
-	var steps []Step
+	p.steps = p.steps[:0]
+	err := p.fire(t)
+	return p.steps, err
+}
+
+// fire appends the steps of the deadlines due at or before t to p.steps.
+func (p *Partition) fire(t time.Time) error {
 	for len(p.due) > 0 && !p.due[0].at.After(t) {
 		next := heap.Pop(&p.due).(dueTimer)
 		e := Event{Type: TypeDeadline, OrderID: next.order, Time: next.at, TimerID: next.id}
 		d, err := p.policy.Apply(p.states[next.order], e, next.at)
 		if err != nil {
-			return steps, err
+			return err
 		}
-		steps = append(steps, p.keep(e, d))
+		p.steps = append(p.steps, p.keep(e, d))
 	}
-	return steps, nil
+	return nil
 }
 
 func (p *Partition) keep(e Event, d Decision) Step {
