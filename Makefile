@@ -8,8 +8,13 @@ STATICCHECK_VERSION := v0.8.2
 
 all: build test
 
+# VERSION is stamped into the binary (disputed version, disputed_build_info):
+# the Git tag and commit, e.g. v1.4.0 or v1.4.0-3-g1a2b3c4-dirty.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.buildVersion=$(VERSION)
+
 build:
-	$(GO) build -o bin/disputed ./cmd/disputed
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/disputed ./cmd/disputed
 
 ## test: format check, vet, purity of rules/, and every test with the race detector
 test: fmt-check vet check-pure unit
@@ -45,6 +50,7 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecodeBinary$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./state -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME)
 
 ## bench: the Go benchmarks of the engine and decoder, with allocations; then
@@ -91,13 +97,26 @@ bench-scale: build
 chaos:
 	CHAOS_FULL=1 $(GO) test -run TestChaos -v -count=1 -timeout 20m ./internal/chaos
 
+## cluster-chaos: the full cluster chaos run of the real binary
+## (internal/chaos, TestClusterChaos): three Kafka brokers (RF 3,
+## min.insync.replicas 2, from deploy/local/kafka/kafka.sh), a Redis Cluster
+## of three primaries with a replica each, three nats-server processes with
+## R3 streams, three members saving with --redis-durability replicas. Four
+## minutes of load while partition leader brokers are stopped, Redis
+## primaries fail over and are SIGKILLed, NATS servers and members are
+## SIGKILLed, a member joins and leaves; JetStream must end with exactly
+## replay's commands. About six minutes on two cores. CLUSTER_CHAOS_DURATION,
+## CLUSTER_CHAOS_SEED, CLUSTER_CHAOS_BROKER_STOPS, ... override it.
+cluster-chaos:
+	CLUSTER_CHAOS_FULL=1 $(GO) test -run '^TestClusterChaos$$' -v -count=1 -timeout 30m ./internal/chaos
+
 ## run: the stream processor; without servers configured, on in-process ones
 run:
-	$(GO) run ./cmd/disputed run
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/disputed run
 
 ## demo: sample disputes decided live on in-process servers
 demo:
-	$(GO) run ./cmd/disputed demo
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/disputed demo
 
 ## deploy-check: the alert rules (syntax and unit tests), the Prometheus
 ## config, and deploy/'s Go tests (a module of its own, so that the

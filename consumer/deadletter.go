@@ -38,8 +38,10 @@ const (
 	maxReason      = 4 << 10
 )
 
-// KafkaDeadLetters writes dead letters to a Kafka topic: the original key and
-// value, and headers with the reason and where the message came from. A
+// KafkaDeadLetters writes dead letters to a Kafka topic: the original key,
+// value and headers, then headers of disputed's own with the reason and
+// where the message came from (after the original ones, so that a letter
+// re-driven and refused again reads last why it was refused this time). A
 // crash between this write and the batch's save writes a letter twice on
 // redelivery; the source headers identify the repeat.
 type KafkaDeadLetters struct {
@@ -102,10 +104,12 @@ func wrapLetters(err error, n int, topic string) error {
 	return fmt.Errorf("write %d dead letters to %s: %w", n, topic, err)
 }
 
-// letter is the dead letter of l: its original key and value, or with cut
-// only their first bytes and headers with their sizes.
+// letter is the dead letter of l: its original key, value and headers, or
+// with cut only the first bytes of the key and value and headers with their
+// sizes.
 func letter(l DeadLetter, cut bool) kafka.Message {
-	m := kafka.Message{Key: l.Msg.Key, Value: l.Msg.Value, Headers: source(l)}
+	h := make([]kafka.Header, 0, len(l.Msg.Headers)+6)
+	m := kafka.Message{Key: l.Msg.Key, Value: l.Msg.Value, Headers: append(append(h, l.Msg.Headers...), source(l)...)}
 	if cut && len(m.Key) > maxLetterKey {
 		m.Key = m.Key[:maxLetterKey]
 		m.Headers = append(m.Headers, kafka.Header{Key: HeaderOriginalKeySize, Value: []byte(strconv.Itoa(len(l.Msg.Key)))})
@@ -117,7 +121,8 @@ func letter(l DeadLetter, cut bool) kafka.Message {
 	return m
 }
 
-// stub is a letter with only the reason and where the message is.
+// stub is a letter with only the reason and where the message is: not even
+// the original headers, which may be what made the letter too large.
 func stub(l DeadLetter) kafka.Message {
 	return kafka.Message{Headers: append(source(l),
 		kafka.Header{Key: HeaderStub, Value: []byte("true")},

@@ -111,10 +111,13 @@ func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64
 		if offset >= 0 && r.Offset < offset {
 			continue
 		}
-		m := Message{Topic: f.topic, Partition: f.partition, Offset: r.Offset, Time: r.Time}
+		m := Message{Topic: f.topic, Partition: f.partition, Offset: r.Offset, Time: r.Time, Headers: r.Headers}
 		m.Key, m.Value = readKeyValue(r.Key, r.Value)
 		x := decodeInput(m, now, f.cfg.Skew)
 		x.src = f.ti
+		// On another topic than its type's, as the processor is told
+		// the topics' names (the defaults' are only defaults).
+		x.misrouted = x.Err == nil && f.cfg.Topics.Of(x.Event.Type) != f.topic
 		in = append(in, x)
 		next = r.Offset + 1
 	}
@@ -145,14 +148,16 @@ func readKeyValue(key, value protocol.Bytes) (k, v []byte) {
 	return k, v
 }
 
-// decodeInput decodes a message and checks what only the stream can tell:
-// the key is the order ID, and the event is not from the future of the wall
-// clock. The record's timestamp is no measure of the future: with CreateTime
-// the producer sets it, and an event stamped a year ahead would otherwise
-// pass and hold its topic-partition in the merge until the clock caught up.
-// A processor whose own clock runs behind is DisputedClockSkew's business.
+// decodeInput decodes a message, a CloudEvent in structured or binary
+// content mode (rules.DecodeMessage tells which from its headers), and
+// checks what only the stream can tell: the key is the order ID, and the
+// event is not from the future of the wall clock. The record's timestamp is
+// no measure of the future: with CreateTime the producer sets it, and an
+// event stamped a year ahead would otherwise pass and hold its
+// topic-partition in the merge until the clock caught up. A processor whose
+// own clock runs behind is DisputedClockSkew's business.
 func decodeInput(m Message, now time.Time, skew time.Duration) Input {
-	e, err := rules.Decode(m.Value)
+	e, err := rules.DecodeMessage(ruleHeaders(m.Headers), m.Value)
 	switch {
 	case err != nil:
 	case string(m.Key) != e.OrderID:
@@ -161,6 +166,19 @@ func decodeInput(m Message, now time.Time, skew time.Duration) Input {
 		err = &rules.FieldError{Field: "time", Reason: fmt.Sprintf("%s is more than %s ahead of the clock", e.Time.Format(time.RFC3339), skew)}
 	}
 	return Input{Msg: m, Event: e, Err: err}
+}
+
+// ruleHeaders hands a record's headers to the decoder; most records have
+// none, and cost nothing.
+func ruleHeaders(hs []kafka.Header) []rules.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]rules.Header, len(hs))
+	for i, h := range hs {
+		out[i] = rules.Header(h)
+	}
+	return out
 }
 
 func truncate(s string) string {

@@ -3,6 +3,8 @@ package consumer
 import (
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/disputed/disputed/rules"
 )
 
@@ -13,7 +15,11 @@ type Message struct {
 	Offset    int64
 	Key       []byte
 	Value     []byte
-	Time      time.Time // the broker's timestamp
+	// Headers are the record's headers: a binary-mode CloudEvent's
+	// attributes (ce_id, ...) and content-type, or anything else the
+	// producer set. A dead letter keeps them.
+	Headers []kafka.Header
+	Time    time.Time // the broker's timestamp
 }
 
 // Input is a message of a partition with its decoded event, or the error
@@ -23,7 +29,8 @@ type Input struct {
 	Event rules.Event
 	Err   error // wraps rules.ErrInvalidEvent
 
-	src int // index of the topic, for the merger
+	src       int  // index of the topic, for the merger
+	misrouted bool // read from another topic than its type's
 }
 
 // DeadLetter is a message that could not be applied, and why.

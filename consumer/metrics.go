@@ -231,8 +231,10 @@ func decisionResult(d rules.Decision) string {
 	return resultApplied
 }
 
-// decided counts what a saved decision did.
-func (m *Metrics) decided(d rules.Decision) {
+// decided counts what a saved decision did. fired is the ID of the deadline
+// whose firing made the decision, "" for an event: the decision disarms
+// that deadline too, which has fired (or was stale), not been cancelled.
+func (m *Metrics) decided(d rules.Decision, fired string) {
 	if m == nil {
 		return
 	}
@@ -240,7 +242,9 @@ func (m *Metrics) decided(d rules.Decision) {
 		m.deadlinesSet.WithLabelValues(string(t.Kind)).Inc()
 	}
 	for _, id := range d.Disarm {
-		m.deadlinesCleared.WithLabelValues(timerKind(id)).Inc()
+		if id != fired {
+			m.deadlinesCleared.WithLabelValues(timerKind(id)).Inc()
+		}
 	}
 	for _, c := range d.Commands {
 		switch b := c.Body.(type) {

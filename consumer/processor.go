@@ -141,6 +141,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 	}
 	var (
 		decisions = make([]rules.Decision, 0, len(in)+len(due))
+		fired     []firedDeadline // which decisions a deadline's firing made
 		letters   []DeadLetter
 		counts    = make([]eventCount, 0, len(in))
 		unknown   bool // a letter says its order is unknown: that depends on the store
@@ -152,6 +153,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 				if st.Decision.Changed {
 					p.Metrics.deadlineFired(st.Input, p.now())
 				}
+				fired = append(fired, firedDeadline{len(decisions), st.Input.TimerID})
 			}
 			decisions = append(decisions, st.Decision)
 		}
@@ -168,7 +170,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		res.Offsets[x.Msg.Topic] = x.Msg.Offset
 		if x.Err != nil {
 			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error()})
-			counts = append(counts, eventCount{x.Msg.Topic, "", resultDeadLetter})
+			counts = append(counts, eventCount{x.Msg.Topic, inputType(x), resultDeadLetter})
 			continue
 		}
 		e := x.Event
@@ -183,7 +185,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 		if err != nil {
 			return res, fmt.Errorf("apply %s %s to order %q: %w", e.Type, e.ID, e.OrderID, err)
 		}
-		if e.Type.Topic() != x.Msg.Topic {
+		if x.misrouted {
 			p.Metrics.misrouted(x.Msg.Topic, string(e.Type))
 		}
 		counts = append(counts, eventCount{x.Msg.Topic, string(e.Type), decisionResult(steps[len(steps)-1].Decision)})
@@ -220,9 +222,13 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 	// the ruling did. A ruling is traceable without it, on JetStream, in
 	// the order's state (the API) and in disputed_rulings_total.
 	debug := p.logger().Enabled(ctx, slog.LevelDebug)
-	for _, d := range decisions {
+	for i, d := range decisions {
 		res.Commands += len(d.Commands)
-		p.Metrics.decided(d)
+		timer := ""
+		if len(fired) > 0 && fired[0].decision == i {
+			timer, fired = fired[0].timer, fired[1:]
+		}
+		p.Metrics.decided(d, timer)
 		if !debug {
 			continue
 		}
@@ -405,6 +411,25 @@ func changes(ds []rules.Decision) bool {
 }
 
 type eventCount struct{ topic, typ, result string }
+
+// firedDeadline says that decisions[decision] is the firing of a deadline.
+type firedDeadline struct {
+	decision int
+	timer    string
+}
+
+// inputType is the type of a malformed input, for its count: the one its
+// message named when the decoder read that far, else "" (unknown).
+func inputType(x Input) string {
+	if x.Event.Type != "" {
+		return string(x.Event.Type) // decoded, then refused by the stream's checks
+	}
+	var fe *rules.FieldError
+	if errors.As(x.Err, &fe) {
+		return string(fe.Type)
+	}
+	return ""
+}
 
 func (p *Processor) logger() *slog.Logger {
 	if p.Logger == nil {

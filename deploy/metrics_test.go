@@ -71,10 +71,26 @@ func TestExportedMetrics(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		ast.Inspect(file, func(n ast.Node) bool {
-			if bl, ok := n.(*ast.BasicLit); ok && bl.Kind == token.STRING {
+		// A metric is defined as the Name of a prometheus.*Opts, or as
+		// the first argument of prometheus.NewDesc; other strings that
+		// look like one (a cookie's name, the bench reading a metric)
+		// define nothing.
+		literal := func(e ast.Expr) {
+			if bl, ok := e.(*ast.BasicLit); ok && bl.Kind == token.STRING {
 				if s, err := strconv.Unquote(bl.Value); err == nil && metricLiteral.MatchString(s) {
 					inCode = append(inCode, s)
+				}
+			}
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.KeyValueExpr:
+				if id, ok := n.Key.(*ast.Ident); ok && id.Name == "Name" {
+					literal(n.Value)
+				}
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewDesc" && len(n.Args) > 0 {
+					literal(n.Args[0])
 				}
 			}
 			return true

@@ -1,12 +1,14 @@
 package inspect
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,10 +64,25 @@ func NewAPI(store Disputes, policy rules.Policy, partitions Partitions, cfg Conf
 }
 
 // Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("GET /v1/disputes/{order_id}", a.route("get_dispute", a.getDispute))
-	mux.Handle("POST /v1/disputes/{order_id}/preview", a.route("preview", a.preview))
-	mux.Handle("GET /v1/disputes", a.route("list_disputes", a.list))
+func (a *API) Register(mux *http.ServeMux) { a.register(mux, true) }
+
+// Trusted serves the same routes, at the same /v1 paths and with the same
+// answers, without the bearer check: for a front end that authenticates its
+// callers itself and mounts it behind that check (the reviewers' console,
+// by session). Never mount it on a listener of its own.
+func (a *API) Trusted() http.Handler {
+	mux := http.NewServeMux()
+	a.register(mux, false)
+	return mux
+}
+
+func (a *API) register(mux *http.ServeMux, bearer bool) {
+	mux.Handle("GET /v1/disputes/{order_id}", a.route("get_dispute", bearer, a.getDispute))
+	mux.Handle("POST /v1/disputes/{order_id}/preview", a.route("preview", bearer, a.preview))
+	mux.Handle("GET /v1/disputes", a.route("list_disputes", bearer, a.list))
+	// The contract's documents are public: no token (contract.go).
+	mux.Handle("GET /v1/openapi.json", a.document("openapi", openAPIDocument))
+	mux.Handle("GET /v1/schemas/{name}", a.document("schema", contractSchema))
 }
 
 // apiError is an error answer: a stable code and a message for people.
@@ -81,13 +98,14 @@ func errorf(status int, code, format string, args ...any) *apiError {
 	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// route wraps a handler with authentication, the body limit, JSON encoding
-// of answers and errors, and the request counter.
-func (a *API) route(name string, h func(*http.Request) (any, error)) http.Handler {
+// route wraps a handler with authentication (the bearer token, unless the
+// caller checked its own), the body limit, JSON encoding of answers and
+// errors, and the request counter.
+func (a *API) route(name string, bearer bool, h func(*http.Request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusOK
 		var body any
-		if err := a.authorize(r); err != nil {
+		if err := a.authorize(r, bearer); err != nil {
 			status, body = err.status, err
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="disputed"`)
@@ -114,7 +132,10 @@ func (a *API) route(name string, h func(*http.Request) (any, error)) http.Handle
 	})
 }
 
-func (a *API) authorize(r *http.Request) *apiError {
+func (a *API) authorize(r *http.Request, bearer bool) *apiError {
+	if !bearer {
+		return nil
+	}
 	if a.cfg.Token == "" {
 		if a.cfg.Open {
 			return nil
@@ -249,9 +270,9 @@ type listView struct {
 	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
-// list answers GET /v1/disputes?status=S[,S...]&limit=N&cursor=C: open
-// disputes in the statuses, longest in their status first, across the
-// partitions, as summaries.
+// list answers GET /v1/disputes?status=S[,S...]&category=C[,C...]&limit=N&cursor=C:
+// open disputes in the statuses (and, if asked, the categories), longest in
+// their status first, across the partitions, as summaries.
 func (a *API) list(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var statuses []rules.Status
@@ -261,6 +282,16 @@ func (a *API) list(r *http.Request) (any, error) {
 			return nil, errorf(http.StatusBadRequest, "bad_status", "status must be one or more (comma-separated) of %s", openStatusList())
 		}
 		statuses = append(statuses, st)
+	}
+	var cats []rules.Category
+	if v := q.Get("category"); v != "" {
+		for c := range strings.SplitSeq(v, ",") {
+			cat := rules.Category(strings.TrimSpace(c))
+			if !slices.Contains(categories, cat) {
+				return nil, errorf(http.StatusBadRequest, "bad_category", "category must be one or more (comma-separated) of %s", categoryList())
+			}
+			cats = append(cats, cat)
+		}
 	}
 	limit := defaultLimit
 	if v := q.Get("limit"); v != "" {
@@ -274,7 +305,7 @@ func (a *API) list(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := a.store.List(r.Context(), statuses, n, q.Get("cursor"), limit)
+	items, next, err := a.page(r.Context(), statuses, cats, n, q.Get("cursor"), limit)
 	if errors.Is(err, rules.ErrBadCursor) {
 		return nil, errorf(http.StatusBadRequest, "bad_cursor", "%v", err)
 	}
@@ -282,6 +313,47 @@ func (a *API) list(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return listView{Items: nonNilSlice(items), NextCursor: next}, nil
+}
+
+// maxScan bounds the summaries one page filtered by category reads: a rare
+// category gives a short page, even an empty one, with the cursor to go on
+// from, rather than a request that reads the whole queue.
+const maxScan = 10 * maxLimit
+
+// page reads a page of the queue; with categories, it reads on until it has
+// limit disputes of those categories, the queue ends, or it has read maxScan.
+func (a *API) page(ctx context.Context, statuses []rules.Status, cats []rules.Category, partitions int, cursor string, limit int) ([]rules.Summary, string, error) {
+	if len(cats) == 0 {
+		return a.store.List(ctx, statuses, partitions, cursor, limit)
+	}
+	var out []rules.Summary
+	for scanned := 0; ; {
+		items, next, err := a.store.List(ctx, statuses, partitions, cursor, limit-len(out))
+		if err != nil {
+			return nil, "", err
+		}
+		for _, s := range items {
+			if slices.Contains(cats, s.Category) {
+				out = append(out, s)
+			}
+		}
+		scanned += len(items)
+		cursor = next
+		if next == "" || len(items) == 0 || len(out) == limit || scanned >= maxScan {
+			return out, next, nil
+		}
+	}
+}
+
+// categories are contract v1's service categories.
+var categories = []rules.Category{rules.SoftwareApp, rules.OperationalService, rules.Training, rules.ImageDesign, rules.Video, rules.OtherCategory}
+
+func categoryList() string {
+	var s []string
+	for _, c := range categories {
+		s = append(s, string(c))
+	}
+	return strings.Join(s, ", ")
 }
 
 func openStatusList() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,10 @@ var ErrUnknownOrder = fmt.Errorf("%w: unknown order", ErrInvalidEvent)
 type FieldError struct {
 	Field  string // JSON path, e.g. "data.amount"; empty for the whole message
 	Reason string
+	// Type is the event's type when the message named one contract v1
+	// knows, for counting malformed events by type; empty otherwise. It
+	// is not part of the message.
+	Type Type
 }
 
 func (e *FieldError) Error() string {
@@ -89,7 +94,8 @@ type wireData struct {
 // validates it against contract v1. Errors wrap ErrInvalidEvent and, where one
 // field is to blame, are a *FieldError naming it. Decode checks what one
 // message can tell; whether the event fits the order (an unknown order, a
-// refund above the order amount) is Apply's to say.
+// refund above the order amount) is Apply's to say. On error the Event is
+// zero.
 func Decode(b []byte) (Event, error) {
 	if len(b) > MaxEventSize {
 		return Event{}, &FieldError{Reason: fmt.Sprintf("message is %d bytes, more than the %d allowed", len(b), MaxEventSize)}
@@ -98,16 +104,40 @@ func Decode(b []byte) (Event, error) {
 	if !decodeFast(b, &env) {
 		env = envelope{}
 		if err := json.Unmarshal(b, &env); err != nil {
-			return Event{}, jsonError("", err)
+			return Event{}, withType(jsonError("", err), env.Type)
 		}
 	}
+	return env.event()
+}
+
+// event validates the envelope, however it arrived (structured or binary
+// mode), and returns its event.
+func (env *envelope) event() (Event, error) {
+	e, err := env.validate()
+	if err != nil {
+		return Event{}, withType(err, env.Type)
+	}
+	return e, nil
+}
+
+// withType records the event's type in a FieldError, when t is a type
+// contract v1 knows.
+func withType(err error, t *string) error {
+	var fe *FieldError
+	if t != nil && Type(*t).Topic() != "" && errors.As(err, &fe) {
+		fe.Type = Type(*t)
+	}
+	return err
+}
+
+func (env *envelope) validate() (Event, error) {
 	var e Event
 	var err error
 	if env.SpecVersion == nil {
 		return Event{}, &FieldError{Field: "specversion", Reason: "missing"}
 	}
 	if *env.SpecVersion != "1.0" {
-		return Event{}, &FieldError{Field: "specversion", Reason: fmt.Sprintf("%q is not 1.0", *env.SpecVersion)}
+		return Event{}, &FieldError{Field: "specversion", Reason: fmt.Sprintf("%q is not 1.0", truncate(*env.SpecVersion))}
 	}
 	if e.ID, err = requiredID("id", env.ID); err != nil {
 		return Event{}, err
@@ -135,7 +165,7 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, &FieldError{Field: "subject", Reason: err.Error()}
 	}
 	e.OrderID = *env.Subject
-	if ct := env.DataContentType; ct != nil && *ct != "application/json" && *ct != "" {
+	if ct := env.DataContentType; ct != nil && !jsonMediaType(*ct) {
 		return Event{}, &FieldError{Field: "datacontenttype", Reason: fmt.Sprintf("%q is not application/json", truncate(*ct))}
 	}
 	// Types without fields may leave data out or null; validateData
@@ -148,6 +178,21 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, err
 	}
 	return e, nil
+}
+
+// jsonMediaType reports whether a datacontenttype says JSON: empty, or
+// application/json, with or without parameters ("application/json;
+// charset=utf-8", as the CloudEvents bindings show it).
+func jsonMediaType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(ct, "application/json")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	return rest == "" || rest[0] == ';'
 }
 
 // ValidOrderID reports why id cannot be an order ID, or nil. Order IDs become
@@ -443,6 +488,9 @@ var (
 )
 
 func parseTime(field, s string) (time.Time, error) {
+	if !rfc3339(s) {
+		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time", truncate(s))}
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time", truncate(s))}
@@ -452,6 +500,44 @@ func parseTime(field, s string) (time.Time, error) {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is outside the years 1970 to 8999", truncate(s))}
 	}
 	return t, nil
+}
+
+// rfc3339 reports whether s has the form of an RFC 3339 date-time:
+// 2006-01-02T15:04:05, a fraction of a second after a '.', and Z or an
+// offset from -23:59 to +23:59. time.Parse checks the ranges of the numbers,
+// but where its strict reading fails it falls back to a lenient one that
+// also takes a one-digit hour, a ',' before the fraction and offsets up to
+// 24:60, none of which are RFC 3339 (or expressible in the published JSON
+// Schemas as such).
+func rfc3339(s string) bool {
+	digits := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return len(s) > 0
+	}
+	if len(s) < len("2006-01-02T15:04:05Z") || !digits(s[0:4]) || s[4] != '-' || !digits(s[5:7]) || s[7] != '-' ||
+		!digits(s[8:10]) || s[10] != 'T' || !digits(s[11:13]) || s[13] != ':' || !digits(s[14:16]) || s[16] != ':' || !digits(s[17:19]) {
+		return false
+	}
+	rest := s[19:]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	if rest == "Z" {
+		return true
+	}
+	return len(rest) == len("+07:00") && (rest[0] == '+' || rest[0] == '-') && digits(rest[1:3]) && rest[3] == ':' && digits(rest[4:6]) &&
+		rest[1:3] <= "23" && rest[4:6] <= "59"
 }
 
 // jsonError turns encoding/json's errors into a FieldError naming the field.

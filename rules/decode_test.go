@@ -261,6 +261,11 @@ func TestDecodeValid(t *testing.T) {
 				Time: time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC), OrderID: id128},
 		},
 		{
+			name: "envelope: datacontenttype with parameters",
+			in:   `{"specversion":"1.0","id":"evt-9","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o","datacontenttype":"application/json; charset=utf-8"}`,
+			want: rules.Event{ID: "evt-9", Source: "s", Type: rules.TypeOrderAccepted, Time: decT0, OrderID: "o"},
+		},
+		{
 			name: "envelope: subject with every allowed punctuation",
 			in:   `{"specversion":"1.0","id":"evt-9","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"Ab-9_:@+=#~"}`,
 			want: rules.Event{ID: "evt-9", Source: "s", Type: rules.TypeOrderAccepted, Time: decT0, OrderID: "Ab-9_:@+=#~"},
@@ -352,6 +357,15 @@ func TestDecodeMalformed(t *testing.T) {
 		{"time with a space", decEnvWith("time", "2026-03-01 10:00:00Z"), "time"},
 		{"time out of range", decEnvWith("time", "2026-02-30T10:00:00Z"), "time"},
 		{"time as a number", decEnvWith("time", 1772359200), "time"},
+		// Forms Go's lenient time parser takes that RFC 3339 does not.
+		{"time with a one-digit hour", decEnvWith("time", "2026-03-01T9:00:00Z"), "time"},
+		{"time with a comma before the fraction", decEnvWith("time", "2026-03-01T10:00:00,5Z"), "time"},
+		{"time with a dot and no fraction", decEnvWith("time", "2026-03-01T10:00:00.Z"), "time"},
+		{"time with offset hour 24", decEnvWith("time", "2026-03-01T10:00:00+24:00"), "time"},
+		{"time with offset minute 60", decEnvWith("time", "2026-03-01T10:00:00+01:60"), "time"},
+		{"time with a lower-case t", decEnvWith("time", "2026-03-01t10:00:00Z"), "time"},
+		{"time with a leap second", decEnvWith("time", "2026-12-31T23:59:60Z"), "time"},
+		{"delivery_due with a one-digit hour", decWith(rules.TypeOrderPaid, "delivery_due", "2026-03-08T9:00:00Z"), "data.delivery_due"},
 		{"missing subject", decEnvWith("subject", decDelete), "subject"},
 		{"empty subject", decEnvWith("subject", ""), "subject"},
 		{"subject with a dot", decEnvWith("subject", "ord.1001"), "subject"},
@@ -362,6 +376,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"subject with non-ASCII", decEnvWith("subject", "ordé"), "subject"},
 		{"subject over 128 bytes", decEnvWith("subject", strings.Repeat("o", 129)), "subject"},
 		{"datacontenttype not JSON", decEnvWith("datacontenttype", "text/plain"), "datacontenttype"},
+		{"datacontenttype JSON-like", decEnvWith("datacontenttype", "application/jsonx"), "datacontenttype"},
+		{"datacontenttype in upper case", decEnvWith("datacontenttype", "Application/JSON"), "datacontenttype"},
 
 		// Data that is not an object.
 		{"data is an array", decEnv("refund.requested", []any{}), "data"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/disputed/disputed/internal/embedded"
 	"github.com/disputed/disputed/internal/netaddr"
 
 	"github.com/disputed/disputed/consumer"
@@ -45,6 +46,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	LogFormat     string // text or json
 	LogLevel      string // debug, info, warn or error
+
+	// EmbeddedPorts fixes the ports of the embedded default's servers
+	// (0: any free port), so that commands written down beforehand can
+	// name them.
+	EmbeddedPorts embedded.Ports
 }
 
 // KafkaConfig says where the input topics are and how to reach them.
@@ -156,15 +162,12 @@ func defaultConfig() Config {
 func parseConfig(name string, def Config, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	c := def
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: disputed %s [flags]\n", name)
-		fmt.Fprintln(stderr, "Without --kafka-brokers, --redis-url and --nats-url, in-process servers are started.")
-		fmt.Fprintln(stderr, "Every flag can also be set by its environment variable; the flag wins.")
-		fs.PrintDefaults()
-	}
 	checks := []func(*flag.FlagSet) error{c.register(fs, getenv), policyFlags(fs, &c.Policy, getenv)}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr, func(w io.Writer) {
+		fmt.Fprintf(w, "usage: disputed %s [flags]\n", name)
+		fmt.Fprintln(w, "Without --kafka-brokers, --redis-url and --nats-url, in-process servers are started.")
+		fmt.Fprintln(w, "Every flag can also be set by its environment variable; the flag wins.")
+	}); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
 		}
@@ -189,6 +192,26 @@ func parseConfig(name string, def Config, args []string, getenv func(string) str
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return c, nil
+}
+
+// parseFlags parses args. -h prints head and the flags on stderr and
+// returns flag.ErrHelp; a bad flag or value returns an error that says so
+// and where the flags are listed, and prints nothing: the list is long, and
+// would bury the one line that matters.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, head func(io.Writer)) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stderr)
+		head(stderr)
+		fs.PrintDefaults()
+		return err
+	case err != nil:
+		return fmt.Errorf("%v (\"disputed %s -h\" lists the flags)", err, fs.Name())
+	}
+	return nil
 }
 
 // flagSet reports whether the flag was given on the command line.
@@ -265,6 +288,9 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	dur(&c.ShutdownGrace, "shutdown-grace", "time to finish in-flight work on SIGTERM")
 	str(&c.LogFormat, "log-format", "log `format`: text or json")
 	str(&c.LogLevel, "log-level", "log `level`: debug, info, warn or error")
+	e.int(fs, &c.EmbeddedPorts.Kafka, "embedded-kafka-port", getenv, "on the embedded default: the in-process Kafka's `port` on 127.0.0.1 (0: any free one)")
+	e.int(fs, &c.EmbeddedPorts.NATS, "embedded-nats-port", getenv, "on the embedded default: the in-process NATS's `port` on 127.0.0.1 (0: any free one)")
+	e.int(fs, &c.EmbeddedPorts.Redis, "embedded-redis-port", getenv, "on the embedded default: the in-process Redis's `port` on 127.0.0.1 (0: any free one)")
 	return e.check
 }
 

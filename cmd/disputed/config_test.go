@@ -309,6 +309,12 @@ func TestParseConfigErrors(t *testing.T) {
 			env:  map[string]string{"DISPUTED_MAX_BATCH": "lots", "DISPUTED_KAFKA_TLS": "maybe", "DISPUTED_SKEW": "soon"},
 			want: []string{`DISPUTED_MAX_BATCH="lots"`, `DISPUTED_KAFKA_TLS="maybe"`, `DISPUTED_SKEW="soon"`},
 		},
+		{name: "embedded port out of range", args: []string{"--embedded-kafka-port", "70000"}, want: []string{"--embedded-kafka-port: 70000: must be a port"}},
+		{
+			name: "embedded port with servers",
+			args: []string{"--kafka-brokers", "k:9092", "--redis-url", "redis://r:6379", "--nats-url", "nats://n:4222", "--embedded-nats-port", "4222"},
+			want: []string{"--embedded-nats-port: 4222: only the embedded default"},
+		},
 		{
 			name: "validation after parsing",
 			args: []string{"--nats-url", "nats://n:4222", "--log-format", "xml"},

@@ -1,8 +1,8 @@
 // Command disputed runs the service market's dispute-resolution rules on
 // event streams: `disputed run` is the stream processor, `disputed demo`
-// shows it deciding a few sample disputes on in-process servers, and
+// shows it deciding a few sample disputes on in-process servers,
 // `disputed replay` decides a file of events offline with the same rules
-// code.
+// code, and `disputed tail` follows the commands it publishes.
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -44,18 +45,45 @@ func exitCode(err error) int {
 }
 
 // buildVersion is stamped at link time (-ldflags "-X main.buildVersion=v1.2.3",
-// as the Makefile and the Dockerfile do); otherwise version falls back to
-// the module version go build recorded.
+// as the Makefile's build target does with git describe, and the
+// Dockerfile with its VERSION build argument); otherwise version falls
+// back to what go build recorded.
 var buildVersion string
 
+// version is the running build's version, as `disputed version` prints it
+// and disputed_build_info's version label shows it.
 func version() string {
-	if buildVersion != "" {
-		return buildVersion
+	bi, ok := debug.ReadBuildInfo()
+	return versionOf(buildVersion, bi, ok)
+}
+
+// versionOf is the version stamped at link time, else the main module's
+// version go build recorded (a tag, or a pseudo-version of the commit:
+// go build does so in a Git work tree), else the commit it was built from,
+// else "unknown"; never Go's placeholder "(devel)".
+func versionOf(stamped string, bi *debug.BuildInfo, ok bool) string {
+	if stamped != "" {
+		return stamped
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if !ok {
+		return "unknown"
 	}
-	return "unknown"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	return "rev-" + rev[:min(len(rev), 12)] + dirty
 }
 
 const usage = `usage: disputed <command> [flags]
@@ -68,8 +96,11 @@ commands:
                                  and print the rulings and transfers as they are made
   replay [--until TIME] [FILE]   decide events from FILE (or stdin), one JSON event a line,
                                  and print the commands as JSON lines
+  tail [--from-start]            follow the commands disputed publishes (the DISPUTES and
+                                 FINANCE streams) and print them one a line
   bench                          measure the processor under load against the ceilings of
                                  Kafka, Redis and JetStream on this machine
+  version                        print the version (also --version)
   help                           show this text
 
 Run "disputed <command> -h" for a command's flags.
@@ -84,7 +115,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch args[0] {
 	case "run":
-		return runCmd(ctx, args[1:], getenv, stderr)
+		return runCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "tail":
+		return tailCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "disputed %s (%s %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
 	case "demo":
 		return demoCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":

@@ -204,6 +204,19 @@ func TestOperations(t *testing.T) {
 			_, body = apiGet(t, base+"/metrics", "")
 			return strings.Contains(body, "disputed_events_misrouted_total{")
 		})
+		// The chat on the orders topic, and nothing else: the topics are
+		// named by flags (prefixed on the real broker), and an event on
+		// its type's configured topic is not misrouted, whatever the
+		// default names are.
+		var misrouted []string
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, "disputed_events_misrouted_total{") {
+				misrouted = append(misrouted, line)
+			}
+		}
+		if want := `disputed_events_misrouted_total{topic="` + kf.Topic("orders") + `",type="chat.message"} 1`; len(misrouted) != 1 || misrouted[0] != want {
+			t.Errorf("misrouted series %q, want only %s", misrouted, want)
+		}
 		served := make(map[string]bool)
 		for _, line := range strings.Split(body, "\n") {
 			if name, ok := strings.CutPrefix(line, "# TYPE "); ok {

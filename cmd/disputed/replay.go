@@ -17,17 +17,14 @@ import (
 
 func replayCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: disputed replay [--until TIME] [flags] [FILE]")
-		fmt.Fprintln(stderr, "Decides the events of FILE (or stdin), one CloudEvents JSON event a line, in order,")
-		fmt.Fprintln(stderr, "using each event's time as the clock, and prints each command as a JSON line.")
-		fs.PrintDefaults()
-	}
 	until := fs.String("until", "", "after the last event, fire the deadlines due up to this RFC 3339 `time`")
 	policy := rules.DefaultPolicy()
 	envErr := policyFlags(fs, &policy, getenv)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: disputed replay [--until TIME] [flags] [FILE]")
+		fmt.Fprintln(w, "Decides the events of FILE (or stdin), one CloudEvents JSON event a line, in order,")
+		fmt.Fprintln(w, "using each event's time as the clock, and prints each command as a JSON line.")
+	}); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

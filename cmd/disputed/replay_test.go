@@ -347,12 +347,13 @@ func TestCLI(t *testing.T) {
 		stdoutNot  []string
 		stderrHas  []string
 		stderrNone bool
+		errHas     string // in the error main prints
 	}{
 		{name: "no command", args: nil, wantCode: 2, stderrHas: []string{"usage: disputed"}},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2, stderrHas: []string{"usage: disputed"}},
 		{name: "help", args: []string{"help"}, wantCode: 0, stdoutHas: []string{"replay [--until TIME] [FILE]"}},
 		{name: "replay help", args: []string{"replay", "-h"}, wantCode: 0, stderrHas: []string{"usage: disputed replay"}},
-		{name: "unknown flag", args: []string{"replay", "--frob", settleFile}, wantCode: 2, stderrHas: []string{"frob"}},
+		{name: "unknown flag", args: []string{"replay", "--frob", settleFile}, wantCode: 2, stderrNone: true, errHas: "flag provided but not defined: -frob"},
 		{name: "bad until", args: []string{"replay", "--until", "next tuesday", settleFile}, wantCode: 2},
 		{name: "until without zone", args: []string{"replay", "--until", "2026-03-20T00:00:00", settleFile}, wantCode: 2},
 		{name: "two files", args: []string{"replay", settleFile, settleFile}, wantCode: 2},
@@ -446,6 +447,9 @@ func TestCLI(t *testing.T) {
 			}
 			if tc.stderrNone && len(r.stderr) > 0 {
 				t.Errorf("stderr: %s", r.stderr)
+			}
+			if tc.errHas != "" && (r.err == nil || !strings.Contains(r.err.Error(), tc.errHas)) {
+				t.Errorf("error %v, want one saying %q", r.err, tc.errHas)
 			}
 			if len(tc.args) > 0 && tc.args[0] == "replay" && len(r.stdout) > 0 {
 				checkCommands(t, r.stdout)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"time"
@@ -22,12 +23,13 @@ import (
 
 	"github.com/disputed/disputed/consumer"
 	"github.com/disputed/disputed/inspect"
+	"github.com/disputed/disputed/inspect/console"
 	"github.com/disputed/disputed/internal/embedded"
 	"github.com/disputed/disputed/producer"
 	"github.com/disputed/disputed/state"
 )
 
-func runCmd(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func runCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig("run", defaultConfig(), args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -35,7 +37,11 @@ func runCmd(ctx context.Context, args []string, getenv func(string) string, stde
 	if err != nil {
 		return err
 	}
-	return runService(ctx, cfg, newLogger(stderr, cfg), nil)
+	var job func(context.Context, *node) error
+	if cfg.embedded() {
+		job = quickstart(stdout) // commands to try it with, on stdout
+	}
+	return runService(ctx, cfg, newLogger(stderr, cfg), job)
 }
 
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
@@ -68,7 +74,7 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 			Partitions: embeddedPartitions,
 			Topics:     []string{k.Topics.Orders, k.Topics.Deliveries, k.Topics.Chats, k.Topics.RefundRequests},
 			Single:     []string{k.DLQTopic},
-		})
+		}, cfg.EmbeddedPorts)
 		if err != nil {
 			return err
 		}
@@ -157,11 +163,22 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	}}
 	partitions := consumer.PartitionCount(k.Brokers, k.Topics.Orders, transport)
 	api := inspect.NewAPI(store, cfg.Policy, partitions, inspect.Config{Token: cfg.APIToken, Open: inProcess}, reg)
+	// The reviewers' console, at /console/: it reads through the API and
+	// writes decisions to the input topics with the consumer's transport.
+	events := consumer.NewEventWriter(k.Brokers, k.Topics, transport)
+	defer closeLogged(log, "console event writer", events.Close)
+	con := console.New(console.Config{Token: cfg.APIToken, Open: inProcess}, api.Trusted(), store, partitions, events, log.With("component", "console"))
+	handler := http.NewServeMux()
+	handler.Handle("/", inspect.Handler(reg, ready, api, cfg.Pprof))
+	con.Register(handler)
+	if cfg.APIToken != "" || inProcess {
+		log.Info("reviewers' console at /console/ on the http address", "http_addr", ln.Addr().String())
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return inspect.Serve(gctx, ln, inspect.Handler(reg, ready, api, cfg.Pprof), cfg.ShutdownGrace)
+		return inspect.Serve(gctx, ln, handler, cfg.ShutdownGrace)
 	})
 	if n.CreateStreams {
 		g.Go(func() error {
@@ -180,8 +197,9 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 }
 
 // checkDurability refuses to start on a Redis that cannot give the
-// durability asked for. It retries while Redis cannot be reached: that is an
-// outage, not a setting.
+// durability asked for. It retries while Redis cannot be reached, and starts
+// while some primaries of a cluster miss their replicas: those are outages,
+// not settings.
 func checkDurability(ctx context.Context, store *state.Redis, d state.Durability, log *slog.Logger) error {
 	if d.Mode == state.DurabilityUnsafe {
 		log.Warn("redis durability unsafe: a write Redis acknowledged and then lost (a failover to an asynchronous replica, a crash without appendfsync always) is decided again; the guard stream refuses a second final ruling of an order, which then waits for a person")
@@ -192,6 +210,13 @@ func checkDurability(ctx context.Context, store *state.Redis, d state.Durability
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := store.CheckDurability(cctx)
 		cancel()
+		if errors.Is(err, state.ErrReplicasDown) {
+			// Some shards of a cluster are without their replicas for now
+			// (one took over from a failed primary): their saves wait for
+			// them, the other shards' partitions go on.
+			log.Error("redis shards without the replicas every save waits for: their partitions' saves wait until the replicas are back", "err", err)
+			return nil
+		}
 		if err == nil || errors.Is(err, state.ErrNotDurable) {
 			if err != nil {
 				return fmt.Errorf("--redis-durability %s: %w", d.Mode, err)

@@ -63,6 +63,17 @@ func (c Config) Validate() error {
 	if _, ok := logLevels[c.LogLevel]; !ok {
 		bad("log-level", "%q: must be debug, info, warn or error", c.LogLevel)
 	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"embedded-kafka-port", c.EmbeddedPorts.Kafka}, {"embedded-nats-port", c.EmbeddedPorts.NATS}, {"embedded-redis-port", c.EmbeddedPorts.Redis}} {
+		switch {
+		case p.port < 0 || p.port > 65535:
+			bad(p.flag, "%d: must be a port, 1 to 65535 (0: any free one)", p.port)
+		case p.port != 0 && !c.embedded():
+			bad(p.flag, "%d: only the embedded default starts servers of its own; drop it with --kafka-brokers, --redis-url and --nats-url", p.port)
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -2,12 +2,10 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/disputed/disputed/consumer"
@@ -18,15 +16,14 @@ import (
 
 // demoView tracks and prints what the demo sees.
 type demoView struct {
-	out       io.Writer
+	printer   *Printer
 	start     time.Time
-	seen      map[string]bool // command IDs: a command published again prints once
 	undecided map[string]bool // orders without their final ruling
 	transfers map[string]int  // order: transfers announced by its ruling and not yet seen
 }
 
 func newDemoView(out io.Writer, start time.Time, stories []Story) *demoView {
-	v := &demoView{out: out, start: start, seen: map[string]bool{}, undecided: map[string]bool{}, transfers: map[string]int{}}
+	v := &demoView{printer: &Printer{Out: out, Start: start}, start: start, undecided: map[string]bool{}, transfers: map[string]int{}}
 	for _, s := range stories {
 		v.undecided[s.order] = true
 	}
@@ -75,71 +72,24 @@ func (v *demoView) produceDue(ctx context.Context, w *kafka.Writer, topics consu
 }
 
 func (v *demoView) line(kind, order, format string, args ...any) {
-	fmt.Fprintf(v.out, "%+7.1fs  %-9s %-11s %s\n", time.Since(v.start).Seconds(), kind, order, fmt.Sprintf(format, args...))
+	v.printer.Line(time.Now(), kind, order, format, args...)
 }
 
-// show prints one command as a line.
+// show prints one command as a line and keeps count of the rulings and
+// transfers still to come.
 func (v *demoView) show(m *nats.Msg) {
-	var head struct {
-		CommandID string `json:"command_id"`
-	}
-	if json.Unmarshal(m.Data, &head) != nil || v.seen[head.CommandID] {
-		return
-	}
-	v.seen[head.CommandID] = true
-	kind, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(m.Subject, "disputes."), "finance."), ".")
-	switch kind {
-	case "ruling":
-		var r rules.Ruling
-		if json.Unmarshal(m.Data, &r) == nil {
-			v.ruling(r)
+	switch b := v.printer.Print(time.Now(), m.Subject, m.Data).(type) {
+	case *rules.Ruling:
+		if b.Outcome == rules.Escalated {
+			return // a reviewer decides later
 		}
-	case "transfer":
-		var t rules.Transfer
-		if json.Unmarshal(m.Data, &t) == nil {
-			v.transfers[t.OrderID]--
-			v.line("transfer", t.OrderID, "%s to %s %s", money(t.Amount, t.Currency), t.To, t.PartyID)
+		delete(v.undecided, b.OrderID)
+		for _, a := range []int64{b.RefundAmount, b.ProviderAmount} {
+			if a > 0 {
+				v.transfers[b.OrderID]++
+			}
 		}
-	case "notice":
-		var n rules.Notice
-		if json.Unmarshal(m.Data, &n) == nil {
-			v.line("notice", n.OrderID, "%s%s %v: %s", n.Kind, v.noticeTail(n), n.Articles, n.Message)
-		}
-	case "rejected":
-		var r rules.Rejection
-		if json.Unmarshal(m.Data, &r) == nil {
-			v.line("rejected", r.OrderID, "%s %s: %s %v", r.EventType, r.EventID, r.Reason, r.Articles)
-		}
+	case *rules.Transfer:
+		v.transfers[b.OrderID]--
 	}
-}
-
-func (v *demoView) ruling(r rules.Ruling) {
-	v.line("ruling", r.OrderID, "%s: customer %s, provider %s %v: %s",
-		r.Outcome, money(r.RefundAmount, r.Currency), money(r.ProviderAmount, r.Currency), r.Articles, r.Reason)
-	if r.Outcome == rules.Escalated {
-		return // a reviewer decides later
-	}
-	delete(v.undecided, r.OrderID)
-	for _, a := range []int64{r.RefundAmount, r.ProviderAmount} {
-		if a > 0 {
-			v.transfers[r.OrderID]++
-		}
-	}
-}
-
-func (v *demoView) noticeTail(n rules.Notice) string {
-	var s string
-	if n.Party != "" {
-		s += " for " + string(n.Party)
-	}
-	if n.Due != nil {
-		s += fmt.Sprintf(", due at %+.1fs", n.Due.Sub(v.start).Seconds())
-	}
-	return s
-}
-
-// money formats minor units with two decimals, which fits the stories'
-// currency (CNY); it is for display only.
-func money(minor int64, currency string) string {
-	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, currency)
 }

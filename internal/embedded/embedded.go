@@ -8,6 +8,7 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -23,6 +24,8 @@ type KafkaConfig struct {
 	Single     []string // created with one partition (the dead-letter topic)
 	// MaxMessageBytes is the brokers' message.max.bytes; 0 keeps kfake's.
 	MaxMessageBytes int
+	// Port is the broker's port on 127.0.0.1; 0 picks a free one.
+	Port int
 }
 
 // Kafka starts a one-broker kfake cluster listening on loopback.
@@ -39,6 +42,9 @@ func Kafka(c KafkaConfig) (*kfake.Cluster, error) {
 	}
 	if c.MaxMessageBytes > 0 {
 		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(c.MaxMessageBytes)}))
+	}
+	if c.Port > 0 {
+		opts = append(opts, kfake.Ports(c.Port))
 	}
 	k, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -87,15 +93,23 @@ type Servers struct {
 	RedisURL string
 }
 
+// Ports fixes the ports the servers listen on, on 127.0.0.1, so that
+// commands written down beforehand can name them; 0 picks a free one.
+type Ports struct {
+	Kafka, NATS, Redis int
+}
+
 // Start starts Kafka with the topics, NATS with JetStream in a temporary
-// directory, and Redis. On error, what was started is stopped again.
-func Start(k KafkaConfig) (s *Servers, err error) {
+// directory, and Redis, on the ports given (Kafka's in p, not k). On error,
+// what was started is stopped again.
+func Start(k KafkaConfig, p Ports) (s *Servers, err error) {
 	s = &Servers{}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
+	k.Port = p.Kafka
 	if s.Kafka, err = Kafka(k); err != nil {
 		return nil, err
 	}
@@ -105,11 +119,21 @@ func Start(k KafkaConfig) (s *Servers, err error) {
 	if s.natsDir, err = os.MkdirTemp("", "disputed-nats-"); err != nil {
 		return nil, fmt.Errorf("start embedded nats: %w", err)
 	}
-	if s.NATS, err = NATS(NATSConfig{Name: "disputed-embedded", StoreDir: s.natsDir}); err != nil {
+	if p.NATS > 0 {
+		// A port in use would show only as a server never ready: say so.
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.NATS))
+		if err != nil {
+			return nil, fmt.Errorf("start embedded nats: %w", err)
+		}
+		ln.Close()
+	}
+	if s.NATS, err = NATS(NATSConfig{Name: "disputed-embedded", Port: p.NATS, StoreDir: s.natsDir}); err != nil {
 		return nil, err
 	}
 	s.NATSURL = s.NATS.ClientURL()
-	if s.Redis, err = miniredis.Run(); err != nil {
+	s.Redis = miniredis.NewMiniRedis()
+	if err = s.Redis.StartAddr(fmt.Sprintf("127.0.0.1:%d", p.Redis)); err != nil {
+		s.Redis = nil
 		return nil, fmt.Errorf("start embedded redis: %w", err)
 	}
 	s.RedisURL = "redis://" + s.Redis.Addr()

@@ -73,6 +73,8 @@ func forbidden(rel, dep string) string {
 		return "an adapter uses no internal package but " + strings.Join(allowedInternal[rel], ", ")
 	case strings.HasPrefix(dep, "cmd/"):
 		return "nothing imports a command"
+	case rel == "inspect/console" && dep != "inspect" && dep != "rules":
+		return "the console reads through the API and writes through its Submitter: it uses inspect and rules only"
 	}
 	return ""
 }

@@ -48,3 +48,16 @@ func RedactList(s string) string {
 	}
 	return strings.Join(urls, ",")
 }
+
+// ClientAddr is addr with an unspecified host (":8080", "[::]:8080") made
+// 127.0.0.1, for a client on this machine.
+func ClientAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/disputed/disputed/internal/demo"
+	"github.com/disputed/disputed/producer"
+)
+
+// tailConfig is what `disputed tail` is told.
+type tailConfig struct {
+	NATS      NATSConfig
+	FromStart bool
+}
+
+// tailCmd follows the streams of commands and prints each command as a
+// line, as the demo does, until interrupted.
+func tailCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := tailConfig{NATS: defaultConfig().NATS}
+	c.NATS.URL = nats.DefaultURL
+	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
+	e := &envDefaults{}
+	str := func(p *string, name, help string) { e.string(fs, p, name, getenv, help) }
+	n := &c.NATS
+	str(&n.URL, "nats-url", "NATS server `URL` (comma-separated for several)")
+	str(&n.Creds, "nats-creds", "NATS credentials `file`")
+	str(&n.NKey, "nats-nkey", "NATS nkey seed `file`")
+	str(&n.User, "nats-user", "NATS `user`")
+	e.secret(fs, &n.Password, "nats-password", getenv, "NATS `password`")
+	str(&n.TLSFiles.CA, "nats-tls-ca", "PEM `file` of the CAs to trust for the NATS server (default: the system's)")
+	str(&n.TLSFiles.Cert, "nats-tls-cert", "PEM `file` of the client certificate for the NATS server")
+	str(&n.TLSFiles.Key, "nats-tls-key", "PEM `file` of the client certificate's key for the NATS server")
+	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
+	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
+	e.bool(fs, &c.FromStart, "from-start", getenv, "print what the streams hold from their start, then follow them (default: only what comes from now on)")
+	err := parseFlags(fs, args, stderr, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: disputed tail [flags]")
+		fmt.Fprintln(w, "Follows the streams of commands disputed publishes and prints each command as a line:")
+		fmt.Fprintln(w, "rulings, transfers, notices and rejections. It only reads: nothing is acknowledged or removed.")
+	})
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err == nil {
+		err = e.check(fs)
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("tail takes no arguments, got %q", fs.Args())
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nc, err := producer.Connect(producer.ConnConfig{
+		URL: n.URL, Creds: n.Creds, NKey: n.NKey, User: n.User, Password: n.Password,
+		TLSCA: n.TLSFiles.CA, TLSCert: n.TLSFiles.Cert, TLSKey: n.TLSFiles.Key, DrainTimeout: time.Second,
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return demo.Tail(ctx, nc.Conn, []string{n.DisputesStream, n.FinanceStream}, c.FromStart, stdout, stderr)
+}

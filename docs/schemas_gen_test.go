@@ -1,0 +1,590 @@
+package docs
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/disputed/disputed/rules"
+)
+
+// This file generates docs/schemas/*.json from the contract's tables below
+// (docs/events.md in code): go test ./docs -run TestSchemasUpToDate -update.
+// The tables are written from the documentation, not from the decoder; the
+// tests in contract_test.go then hold the decoder and the schemas to the
+// same verdicts.
+
+var update = flag.Bool("update", false, "rewrite docs/schemas/*.json from the contract's tables")
+
+// obj is a JSON object that keeps its keys in the order written, so that
+// the schemas read top-down: title, description, type, properties.
+type obj []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+func (o obj) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := marshal(f.k)
+		v, err := marshal(f.v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.k, err)
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// marshal is json.Marshal without the escapes of <, > and & for HTML: the
+// descriptions say <order_id>.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// with returns o with more keys.
+func (o obj) with(kvs ...kv) obj { return append(slices.Clip(o), kvs...) }
+
+func describe(s obj, d string) obj { return obj{{"description", d}}.with(s...) }
+
+const draft = "https://json-schema.org/draft/2020-12/schema"
+
+// Value shapes of the contract.
+var (
+	orderIDPattern = `^[A-Za-z0-9_:@+=#~-]{1,128}$`
+
+	// timePattern is RFC 3339 as the decoder reads it: a valid date in the
+	// years 1970 to 8999 (leap years included), 'T', a two-digit hour, a
+	// fraction of a second after '.', and Z or an offset up to ±23:59.
+	timePattern = func() string {
+		year := `(?:19[7-9][0-9]|[2-8][0-9]{3})`
+		leap := `(?:19(?:7[26]|8[048]|9[26])|[2-8][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[357][26])00)`
+		date := `(?:` + year + `-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|` + leap + `-02-29)`
+		clock := `T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?`
+		zone := `(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])`
+		return `^` + date + clock + zone + `$`
+	}()
+
+	timeSchema = obj{{"type", "string"}, {"format", "date-time"}, {"pattern", timePattern}}
+
+	// idSchema: 1 to 256 bytes without control characters.
+	idSchema = obj{{"type", "string"}, {"minLength", 1}, {"maxLength", rules.MaxIDLen}, {"pattern", `^[^\x00-\x1F\x7F]*$`}}
+
+	textSchema = obj{{"type", "string"}, {"maxLength", rules.MaxTextLen}}
+
+	moneySchema    = obj{{"type", "integer"}, {"minimum", 0}, {"maximum", int64(math.MaxInt64)}}
+	positiveMoney  = obj{{"type", "integer"}, {"minimum", 1}, {"maximum", int64(math.MaxInt64)}}
+	currencySchema = obj{{"type", "string"}, {"pattern", `^[A-Z]{3}$`}}
+	partySchema    = obj{{"enum", []string{"customer", "provider", "platform"}}}
+	citationSchema = obj{{"enum", rules.Citations()}}
+	articlesSchema = obj{{"type", "array"}, {"items", citationSchema}}
+)
+
+// nullable lets an optional field be null, which the decoder reads as
+// absent.
+func nullable(s obj) obj {
+	out := obj{}
+	for _, f := range s {
+		switch f.k {
+		case "type":
+			out = append(out, kv{"type", []string{f.v.(string), "null"}})
+		case "enum":
+			var vals []any
+			for _, v := range f.v.([]string) {
+				vals = append(vals, v)
+			}
+			out = append(out, kv{"enum", append(vals, nil)})
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// field is one data field of an event type.
+type field struct {
+	name     string
+	required bool
+	schema   obj
+	doc      string
+}
+
+func req(name string, s obj, doc string) field { return field{name, true, s, doc} }
+func opt(name string, s obj, doc string) field { return field{name, false, s, doc} }
+
+// eventType is one event type: its data fields, and a constraint between
+// them where there is one.
+type eventType struct {
+	typ    rules.Type
+	doc    string
+	fields []field
+	extra  []kv // added to the data schema (if/then)
+}
+
+var eventTypes = []eventType{
+	{rules.TypeOrderPaid, "The order is paid; the platform holds `amount` until a ruling. Topic `orders`.", []field{
+		req("customer_id", idSchema, "the buyer's ID; the party_id of the customer's transfers"),
+		req("provider_id", idSchema, "the seller's ID; the party_id of the provider's transfers"),
+		req("category", obj{{"enum", []string{"software_app", "operational_service", "training", "image_design", "video", "other"}}}, "the service category (Chapter III)"),
+		req("amount", positiveMoney, "the order amount in minor units, more than 0"),
+		req("currency", currencySchema, "ISO 4217 code: three capital letters (the shape is checked, not a list of codes)"),
+		opt("delivery_due", timeSchema, "agreed delivery date; arms the delivery deadline"),
+		opt("modification_days", obj{{"type", "integer"}, {"minimum", 1}, {"maximum", 3650}}, "agreed modification cycle in days"),
+		opt("custom_contract", obj{{"type", "boolean"}}, "a personalised service under a contract signed by both parties; absent is false"),
+		opt("promised_transaction_amount", obj{{"type", "boolean"}}, "the listing promised a sales figure; absent is false"),
+	}, nil},
+	{rules.TypeOrderAccepted, "The customer accepted the service. No fields. Topic `orders`.", nil, nil},
+	{rules.TypeServiceTerminated, "The service was ended before it was complete. Topic `orders`.", []field{
+		req("by", partySchema, "who ended it"),
+		opt("cause", obj{{"enum", []string{"customer", "provider"}}}, "whose fault it is; required when `by` is platform, else it defaults to `by`"),
+		req("agreed", obj{{"type", "boolean"}}, "the other party agreed to the termination"),
+	}, []kv{{"if", obj{{"properties", obj{{"by", obj{{"const", "platform"}}}}}, {"required", []string{"by"}}}},
+		{"then", obj{{"required", []string{"cause"}}, {"properties", obj{{"cause", obj{{"type", "string"}}}}}}}}},
+	{rules.TypeServiceExtended, "The provider extended the service period. Topic `orders`.", []field{
+		req("by", obj{{"enum", []string{"provider"}}}, "only the provider extends"),
+		req("agreed", obj{{"type", "boolean"}}, "the customer agreed to the extension"),
+	}, nil},
+	{rules.TypeDeliverySubmitted, "The provider delivered the service. Topic `deliveries`.", []field{
+		opt("delivery_no", idSchema, "the delivery's number; if present, not empty"),
+	}, nil},
+	{rules.TypeModificationRequested, "The customer asks for a modification. Topic `deliveries`.", []field{
+		req("issue_id", idSchema, "names the issue; later events about it carry the same ID"),
+		req("objective", obj{{"type", "boolean"}}, "the customer described the change objectively"),
+		opt("due", timeSchema, "the agreed re-delivery time"),
+	}, nil},
+	{rules.TypeModificationRefused, "The provider refuses to make the requested modification. Topic `deliveries`.", []field{
+		req("issue_id", idSchema, "the issue of modification.requested"),
+	}, nil},
+	{rules.TypeModificationDelivered, "The provider re-delivered the modified service. Topic `deliveries`.", []field{
+		req("issue_id", idSchema, "the issue of modification.requested"),
+	}, nil},
+	{rules.TypeModificationRejected, "The customer says the re-delivery still misses the agreed need. Topic `deliveries`.", []field{
+		req("issue_id", idSchema, "the issue of modification.requested"),
+	}, nil},
+	{rules.TypeCooperationRequested, "The provider asks the customer for help it needs to perform the service. Topic `deliveries`.", []field{
+		req("due", timeSchema, "the customer must cooperate by then"),
+		req("informed_in_advance", obj{{"type", "boolean"}}, "the need was announced on the listing or agreed beforehand"),
+	}, nil},
+	{rules.TypeCooperationProvided, "The customer gave the requested cooperation. No fields. Topic `deliveries`.", nil, nil},
+	{rules.TypeChatMessage, "A message between the parties on the platform, kept as a voucher. Topic `chats`.", []field{
+		req("from", partySchema, "who wrote it"),
+		req("text", textSchema, "at most 16384 bytes; may be empty"),
+	}, nil},
+	{rules.TypeRefundRequested, "The customer asks for a refund; this opens a dispute. Topic `refund-requests`.", []field{
+		req("reason", obj{{"enum", []string{"not_delivered", "not_as_described", "quality", "effect_mismatch", "misleading", "promised_effect",
+			"provider_terminated", "illegal_service", "conflicting_descriptions", "modification_overdue", "modification_failed", "customer_reasons"}}}, "why"),
+		opt("amount", positiveMoney, "the refund asked for, more than 0; absent, the whole order. Above the order amount it is rejected (the decoder cannot know the order amount)"),
+	}, nil},
+	{rules.TypeRefundWithdrawn, "The customer withdraws the open refund request. No fields. Topic `refund-requests`.", nil, nil},
+	{rules.TypeInterventionRequested, "A party asks the platform to handle the dispute. Topic `refund-requests`.", []field{
+		req("by", partySchema, "who asks"),
+	}, nil},
+	{rules.TypeEvidenceSubmitted, "A party submits evidence. Topic `refund-requests`.", []field{
+		req("party", partySchema, "who submits it"),
+		req("kind", obj{{"enum", []string{"valid", "reference"}}}, "valid: service descriptions, platform chat records, delivery records; reference: screenshots, third-party chats, photos"),
+		opt("note", textSchema, "at most 16384 bytes"),
+	}, nil},
+	{rules.TypeSettlementAgreed, "The parties agreed the refund themselves. Topic `refund-requests`.", []field{
+		req("refund_amount", moneySchema, "0 to the order amount; above it is rejected"),
+	}, nil},
+	{rules.TypeNegotiationRequested, "A party asks to settle the dispute without the platform. Topic `refund-requests`.", []field{
+		req("by", partySchema, "customer or provider; platform decodes but is rejected"),
+	}, nil},
+	{rules.TypeJudicialFiled, "A party took the dispute to a court or the police. Topic `refund-requests`.", []field{
+		req("by", partySchema, "who filed"),
+	}, nil},
+	{rules.TypeSuspensionLifted, "The suspension ends. No fields. Topic `refund-requests`.", nil, nil},
+	{rules.TypeAssessmentRecorded, "A platform reviewer's assessment of what was delivered. Topic `refund-requests`.", []field{
+		req("value_ratio_bp", obj{{"type", "integer"}, {"minimum", 0}, {"maximum", 10000}}, "share of the service's value delivered, in basis points"),
+		opt("service_cost", moneySchema, "cost the provider incurred; absent is 0"),
+		opt("unrealized_cost", moneySchema, "cost incurred on the part not delivered; absent is 0"),
+	}, nil},
+	{rules.TypeReviewDecided, "A platform reviewer's final decision. Topic `refund-requests`.", []field{
+		req("refund_amount", moneySchema, "0 to the refund the customer asked for; above it is rejected"),
+		opt("articles", articlesSchema.with(kv{"maxItems", 64}), "the reviewer's citations, at most 64, each one the rules text has"),
+		opt("note", textSchema, "at most 16384 bytes"),
+	}, nil},
+}
+
+// wireFields are every data field the contract names, with their JSON
+// types. The decoder reads them all whatever the event's type, so a field
+// of another type is ignored only if it has its type (or is null).
+func wireFields() obj {
+	types := map[string]string{}
+	for _, et := range eventTypes {
+		for _, f := range et.fields {
+			t, _ := f.schema.get("type").(string)
+			if t == "" {
+				t = "string" // enums
+			}
+			types[f.name] = t
+		}
+	}
+	props := obj{}
+	for _, name := range slices.Sorted(mapKeys(types)) {
+		s := obj{{"type", []string{types[name], "null"}}}
+		switch types[name] {
+		case "integer":
+			s = s.with(kv{"minimum", int64(math.MinInt64)}, kv{"maximum", int64(math.MaxInt64)})
+		case "array":
+			s = s.with(kv{"items", obj{{"type", []string{"string", "null"}}}})
+		}
+		props = append(props, kv{name, s})
+	}
+	return obj{
+		{"description", "Every data field contract v1 names, with its JSON type. A field of another event type is ignored, but the decoder reads it all the same: it must have its type, or be null."},
+		{"properties", props},
+	}
+}
+
+func (o obj) get(k string) any {
+	for _, f := range o {
+		if f.k == k {
+			return f.v
+		}
+	}
+	return nil
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// cannot is what the event schemas cannot say and the decoder checks.
+const cannot = "What a JSON Schema cannot say, and the decoder checks: " +
+	"(1) lengths are in bytes of UTF-8 (IDs at most 256, text and notes at most 16384, the whole message at most 1 MiB), while maxLength counts characters, so a non-ASCII string can pass here and be refused; " +
+	"(2) integers are written without a fraction or an exponent (100, not 100.0 or 1e2); " +
+	"(3) field names are matched exactly here, while the decoder (Go's encoding/json) also matches them in other letter cases: send them in lower case; " +
+	"(4) a time on 1970-01-01 or 8999-12-31 whose offset moves it, in UTC, out of the years 1970 to 8999 is refused; " +
+	"(5) what depends on the order or on the stream: an event other than order.paid for an order never paid, a message key other than the subject, an event stamped more than the skew (default 5 minutes) ahead of the processor's clock (those are dead-lettered), and what the rules do not allow (rejected, not dead-lettered)."
+
+// envelope is the CloudEvents envelope, with the type given.
+func envelope(typ obj) obj {
+	return obj{
+		{"specversion", describe(obj{{"const", "1.0"}}, "CloudEvents version")},
+		{"id", describe(idSchema, "unique per event: an id already applied to the same order is a duplicate and has no effect")},
+		{"source", describe(idSchema, "the sending system; recorded, not interpreted")},
+		{"type", typ},
+		{"time", describe(timeSchema, "when it happened (RFC 3339, in the years 1970 to 8999 in UTC); deadlines are computed from it")},
+		{"subject", describe(obj{{"type", "string"}, {"pattern", orderIDPattern}}, "the order ID, and the dispute key: 1 to 128 ASCII letters, digits and - _ : @ + = # ~. It must also be the Kafka message key")},
+		{"datacontenttype", describe(obj{{"type", []string{"string", "null"}}, {"pattern", `^(?:application/json(?:[ \t]*;[\s\S]*)?)?$`}}, "absent, empty or application/json (parameters allowed)")},
+	}
+}
+
+var envelopeRequired = []string{"specversion", "id", "source", "type", "time", "subject"}
+
+// dataSchema is the data of one event type, with its $ref to the wire
+// fields at ref.
+func dataSchema(et eventType, ref string) (obj, bool) {
+	props := obj{}
+	var required []string
+	for _, f := range et.fields {
+		s := f.schema
+		if !f.required {
+			s = nullable(s)
+		} else {
+			required = append(required, f.name)
+		}
+		props = append(props, kv{f.name, describe(s, f.doc)})
+	}
+	needed := len(required) > 0
+	s := obj{{"$ref", ref}}
+	if needed {
+		s = s.with(kv{"type", "object"})
+	} else {
+		s = s.with(kv{"type", []string{"object", "null"}})
+	}
+	if len(props) > 0 {
+		s = s.with(kv{"properties", props})
+	}
+	if needed {
+		s = s.with(kv{"required", required})
+	}
+	s = s.with(et.extra...)
+	if !needed {
+		return describe(s, "no field is required: data may be left out or null"), false
+	}
+	return s, true
+}
+
+// eventSchema is the self-contained schema of one event type.
+func eventSchema(et eventType) obj {
+	data, needed := dataSchema(et, "#/$defs/knownFields")
+	required := slices.Clone(envelopeRequired)
+	if needed {
+		required = append(required, "data")
+	}
+	return obj{
+		{"$schema", draft},
+		{"title", "disputed event " + string(et.typ)},
+		{"description", "A CloudEvents 1.0 event of type " + string(et.typ) + " as disputed reads it (structured mode; in binary mode the attributes are ce_ headers, datacontenttype the content-type header and data the message value). " +
+			et.doc + " Other attributes (CloudEvents extensions) and other data fields are ignored. " + cannot},
+		{"type", "object"},
+		{"required", required},
+		{"properties", envelope(obj{{"const", string(et.typ)}}).with(kv{"data", data})},
+		{"$defs", obj{{"knownFields", wireFields()}}},
+	}
+}
+
+// anyEventSchema is the schema of an event of any type.
+func anyEventSchema() obj {
+	var types []string
+	var allOf []obj
+	defs := obj{{"knownFields", wireFields()}}
+	for _, et := range eventTypes {
+		types = append(types, string(et.typ))
+		data, needed := dataSchema(et, "#/$defs/knownFields")
+		then := obj{{"properties", obj{{"data", data}}}}
+		if needed {
+			then = then.with(kv{"required", []string{"data"}})
+		}
+		defs = append(defs, kv{string(et.typ), describe(then, et.doc)})
+		allOf = append(allOf, obj{
+			{"if", obj{{"properties", obj{{"type", obj{{"const", string(et.typ)}}}}}, {"required", []string{"type"}}}},
+			{"then", obj{{"$ref", "#/$defs/" + string(et.typ)}}},
+		})
+	}
+	return obj{
+		{"$schema", draft},
+		{"title", "disputed event"},
+		{"description", "A CloudEvents 1.0 event of any type of contract v1, as disputed reads it; the schema of each type is also published on its own (order.paid.json, ...). Other attributes (CloudEvents extensions) and other data fields are ignored. " + cannot},
+		{"type", "object"},
+		{"required", envelopeRequired},
+		{"properties", envelope(describe(obj{{"enum", types}}, "the event type"))},
+		{"allOf", allOf},
+		{"$defs", defs},
+	}
+}
+
+// Commands.
+
+var (
+	commandIDDoc = "stable across retries, restarts and replays: the JetStream Nats-Msg-Id, and the consumers' idempotency key"
+	orderIDProp  = describe(obj{{"type", "string"}, {"pattern", orderIDPattern}}, "the order ID; the subject ends in it")
+	idString     = obj{{"type", "string"}, {"minLength", 1}}
+	sentence     = obj{{"type", "string"}}
+)
+
+func commandSchema(title, desc string, required []string, props obj, extra ...kv) obj {
+	return obj{
+		{"$schema", draft},
+		{"title", title},
+		{"description", desc + " Consumers must ignore fields they do not know: later versions may add some."},
+		{"type", "object"},
+		{"required", required},
+		{"properties", props},
+	}.with(extra...)
+}
+
+func rulingSchema() obj {
+	zero := obj{{"const", 0}}
+	positive := obj{{"minimum", 1}}
+	outcome := func(o rules.Outcome, props obj) obj {
+		return obj{{"if", obj{{"properties", obj{{"outcome", obj{{"const", string(o)}}}}}, {"required", []string{"outcome"}}}}, {"then", obj{{"properties", props}}}}
+	}
+	return commandSchema("disputed ruling", "The body of a disputes.ruling.<order_id> message: a dispute decided, settled or escalated. For every ruling that moves money, refund_amount + provider_amount == amount, and its transfers add up to the same (a sum JSON Schema cannot check).",
+		[]string{"command_id", "ruling_id", "order_id", "outcome", "refund_amount", "provider_amount", "amount", "currency", "articles", "reason", "decided_at", "rule_set", "cause"},
+		obj{
+			{"command_id", describe(obj{{"type", "string"}, {"pattern", `^.+/ruling$`}}, "<ruling_id>/ruling; "+commandIDDoc)},
+			{"ruling_id", describe(obj{{"type", "string"}, {"pattern", `^[A-Za-z0-9_:@+=#~-]{1,128}/(?:event|deadline):.+$`}}, "<order_id>/<cause>")},
+			{"order_id", orderIDProp},
+			{"outcome", describe(obj{{"enum", []string{"refund_full", "refund_partial", "release", "settled", "escalated"}}}, "refund_full: all to the customer; release: all to the provider; refund_partial: split; settled: the parties' agreement; escalated: a person must decide, no money moves")},
+			{"refund_amount", describe(moneySchema, "to the customer, in minor units")},
+			{"provider_amount", describe(moneySchema, "to the provider, in minor units")},
+			{"amount", describe(positiveMoney, "the order amount the platform holds")},
+			{"currency", currencySchema},
+			{"articles", describe(articlesSchema.with(kv{"uniqueItems", true}), "the citations the ruling rests on, in the order relied on")},
+			{"reason", describe(sentence, "one plain sentence")},
+			{"arithmetic", describe(obj{{"type", "string"}}, "how the split was computed, for people; left out when escalated")},
+			{"decided_at", describe(timeSchema, "the time of the event or deadline that caused the ruling (not the wall clock), in UTC")},
+			{"rule_set", describe(obj{{"const", rules.RuleSet2018}}, "the rules text the order is decided under")},
+			{"cause", describe(obj{{"type", "string"}, {"pattern", `^(?:event|deadline):.+$`}}, "event:<event id> or deadline:<timer id>")},
+		},
+		kv{"allOf", []obj{
+			outcome(rules.Escalated, obj{{"refund_amount", zero}, {"provider_amount", zero}}),
+			outcome(rules.RefundFull, obj{{"refund_amount", positive}, {"provider_amount", zero}}),
+			outcome(rules.Release, obj{{"refund_amount", zero}, {"provider_amount", positive}}),
+			outcome(rules.RefundPartial, obj{{"refund_amount", positive}, {"provider_amount", positive}}),
+		}})
+}
+
+func transferSchema() obj {
+	return commandSchema("disputed transfer", "The body of a finance.transfer.<order_id> message: one party's share of a ruling that moves money.",
+		[]string{"command_id", "transfer_id", "ruling_id", "order_id", "to", "party_id", "amount", "currency"},
+		obj{
+			{"command_id", describe(obj{{"type", "string"}, {"pattern", `^.+/transfer/(?:customer|provider)$`}}, "equal to transfer_id; "+commandIDDoc)},
+			{"transfer_id", describe(obj{{"type", "string"}, {"pattern", `^.+/transfer/(?:customer|provider)$`}}, "<ruling_id>/transfer/customer or <ruling_id>/transfer/provider")},
+			{"ruling_id", describe(idString, "the ruling it pays out")},
+			{"order_id", orderIDProp},
+			{"to", obj{{"enum", []string{"customer", "provider"}}}},
+			{"party_id", describe(idString, "customer_id or provider_id of order.paid")},
+			{"amount", describe(positiveMoney, "in minor units, more than 0")},
+			{"currency", currencySchema},
+		})
+}
+
+func noticeSchema() obj {
+	return commandSchema("disputed notice", "The body of a disputes.notice.<order_id> message: a party must act or be told something.",
+		[]string{"command_id", "order_id", "kind", "articles", "message"},
+		obj{
+			{"command_id", describe(obj{{"type", "string"}, {"pattern", `^.+/notice/[a-z_]+$`}}, "<order_id>/<cause>/notice/<kind>; "+commandIDDoc)},
+			{"order_id", orderIDProp},
+			{"kind", obj{{"enum", []string{rules.NoticeEvidenceRequested, rules.NoticeSuspended, rules.NoticeResumed, rules.NoticeDeadlineMissed}}}},
+			{"party", describe(partySchema, "the party addressed; left out when the notice is for both")},
+			{"due", describe(timeSchema, "left out when there is no deadline to state")},
+			{"articles", articlesSchema},
+			{"message", describe(sentence, "one or two plain sentences for people")},
+		})
+}
+
+func rejectedSchema() obj {
+	var types []string
+	for _, t := range rules.Types() {
+		types = append(types, string(t))
+	}
+	return commandSchema("disputed rejection", "The body of a disputes.rejected.<order_id> message: an event that is well-formed but not allowed by the rules.",
+		[]string{"command_id", "order_id", "event_id", "event_type", "reason", "articles"},
+		obj{
+			{"command_id", describe(obj{{"type", "string"}, {"pattern", `^.+/rejected$`}}, "<order_id>/event:<event id>/rejected; "+commandIDDoc)},
+			{"order_id", orderIDProp},
+			{"event_id", describe(idSchema, "the rejected event's id")},
+			{"event_type", describe(obj{{"enum", types}}, "the rejected event's type")},
+			{"reason", describe(sentence, "one plain sentence")},
+			{"articles", describe(articlesSchema, "the articles that forbid the event; empty (never absent) when no article is concerned")},
+		})
+}
+
+// commandLineSchema is a command as replay prints it and the preview
+// answers it: subject and data.
+func commandLineSchema(cmds map[string]obj) obj {
+	var allOf []obj
+	defs := obj{}
+	for _, c := range []struct{ prefix, name string }{
+		{rules.SubjectRuling, "ruling"}, {rules.SubjectTransfer, "transfer"}, {rules.SubjectNotice, "notice"}, {rules.SubjectRejected, "rejected"},
+	} {
+		body := obj{}
+		for _, f := range cmds[c.name] {
+			if f.k != "$schema" {
+				body = append(body, f)
+			}
+		}
+		defs = append(defs, kv{c.name, body})
+		allOf = append(allOf, obj{
+			{"if", obj{{"properties", obj{{"subject", obj{{"pattern", `^` + strings.ReplaceAll(c.prefix, ".", `\.`) + `\.`}}}}}, {"required", []string{"subject"}}}},
+			{"then", obj{{"properties", obj{{"data", obj{{"$ref", "#/$defs/" + c.name}}}}}}},
+		})
+	}
+	return obj{
+		{"$schema", draft},
+		{"title", "disputed command"},
+		{"description", "A command as `disputed replay` prints it (one a line) and the preview API returns it: the NATS subject and the message body."},
+		{"type", "object"},
+		{"required", []string{"subject", "data"}},
+		{"properties", obj{
+			{"subject", describe(obj{{"type", "string"}, {"pattern", `^(?:disputes\.(?:ruling|notice|rejected)|finance\.transfer)\.[A-Za-z0-9_:@+=#~-]{1,128}$`}}, "the subject, which ends in the order ID")},
+			{"data", obj{{"type", "object"}}},
+		}},
+		{"allOf", allOf},
+		{"$defs", defs},
+	}
+}
+
+// generated returns every schema file by name.
+func generated() map[string]obj {
+	out := map[string]obj{"event.json": anyEventSchema()}
+	for _, et := range eventTypes {
+		out[string(et.typ)+".json"] = eventSchema(et)
+	}
+	cmds := map[string]obj{"ruling": rulingSchema(), "transfer": transferSchema(), "notice": noticeSchema(), "rejected": rejectedSchema()}
+	for name, s := range cmds {
+		out[name+".json"] = s
+	}
+	out["command.json"] = commandLineSchema(cmds)
+	return out
+}
+
+func encodeSchema(t *testing.T, s obj) []byte {
+	t.Helper()
+	b, err := marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes()
+}
+
+// TestSchemasUpToDate: docs/schemas holds exactly what the tables above
+// generate; -update writes it.
+func TestSchemasUpToDate(t *testing.T) {
+	gen := generated()
+	if len(eventTypes) != len(rules.Types()) {
+		t.Fatalf("the tables have %d event types, the contract %d", len(eventTypes), len(rules.Types()))
+	}
+	for i, et := range eventTypes {
+		if et.typ != rules.Types()[i] {
+			t.Fatalf("event type %d is %s, want %s", i, et.typ, rules.Types()[i])
+		}
+	}
+	if *update {
+		old, _ := filepath.Glob("schemas/*.json")
+		for _, f := range old {
+			if _, ok := gen[filepath.Base(f)]; !ok {
+				os.Remove(f)
+			}
+		}
+		for name, s := range gen {
+			if err := os.WriteFile(filepath.Join("schemas", name), encodeSchema(t, s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, s := range gen {
+		got, err := os.ReadFile(filepath.Join("schemas", name))
+		if err != nil {
+			t.Errorf("%v (go test ./docs -run TestSchemasUpToDate -update writes it)", err)
+			continue
+		}
+		if !bytes.Equal(got, encodeSchema(t, s)) {
+			t.Errorf("schemas/%s is not what the contract's tables generate: go test ./docs -run TestSchemasUpToDate -update", name)
+		}
+	}
+	on, _ := filepath.Glob("schemas/*.json")
+	if len(on) != len(gen) {
+		t.Errorf("schemas/ holds %d files, the tables generate %d", len(on), len(gen))
+	}
+	if names := Schemas(); len(names) != len(gen) {
+		t.Errorf("%d schemas embedded, %d generated", len(names), len(gen))
+	}
+}

@@ -1,0 +1,102 @@
+package demo
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/disputed/disputed/rules"
+)
+
+// Printer prints commands one a line, for people: what a ruling decided
+// with its money and articles, a transfer's amount and payee, a notice, a
+// rejection. The demo prints with it, and so does `disputed tail`. A
+// Printer is not safe for concurrent use.
+type Printer struct {
+	Out io.Writer
+	// Start, when set, is the clock the lines count from: each line starts
+	// with the seconds since it, and due times are shown the same way (the
+	// demo). Otherwise lines start with the time given, and due times are
+	// shown in RFC 3339.
+	Start time.Time
+
+	seen map[string]bool // command IDs: a command published again prints once
+}
+
+// Print prints the command published on subject with body data, at time
+// at, unless its command ID was printed before. It returns the decoded
+// body (*rules.Ruling, *rules.Transfer, *rules.Notice or *rules.Rejection),
+// or nil for a repeat or a message that is not a command.
+func (p *Printer) Print(at time.Time, subject string, data []byte) any {
+	var head struct {
+		CommandID string `json:"command_id"`
+	}
+	if json.Unmarshal(data, &head) != nil || p.seen[head.CommandID] {
+		return nil
+	}
+	if p.seen == nil {
+		p.seen = make(map[string]bool)
+	}
+	p.seen[head.CommandID] = true
+	kind, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(subject, "disputes."), "finance."), ".")
+	switch kind {
+	case "ruling":
+		var r rules.Ruling
+		if json.Unmarshal(data, &r) == nil {
+			p.Line(at, "ruling", r.OrderID, "%s: customer %s, provider %s %v: %s",
+				r.Outcome, money(r.RefundAmount, r.Currency), money(r.ProviderAmount, r.Currency), r.Articles, r.Reason)
+			return &r
+		}
+	case "transfer":
+		var t rules.Transfer
+		if json.Unmarshal(data, &t) == nil {
+			p.Line(at, "transfer", t.OrderID, "%s to %s %s", money(t.Amount, t.Currency), t.To, t.PartyID)
+			return &t
+		}
+	case "notice":
+		var n rules.Notice
+		if json.Unmarshal(data, &n) == nil {
+			p.Line(at, "notice", n.OrderID, "%s%s %v: %s", n.Kind, p.noticeTail(n), n.Articles, n.Message)
+			return &n
+		}
+	case "rejected":
+		var r rules.Rejection
+		if json.Unmarshal(data, &r) == nil {
+			p.Line(at, "rejected", r.OrderID, "%s %s: %s %v", r.EventType, r.EventID, r.Reason, r.Articles)
+			return &r
+		}
+	}
+	return nil
+}
+
+// Line prints a line of any kind: the demo's events too.
+func (p *Printer) Line(at time.Time, kind, order, format string, args ...any) {
+	if p.Start.IsZero() {
+		fmt.Fprintf(p.Out, "%s  %-9s %-11s %s\n", at.UTC().Format(time.RFC3339), kind, order, fmt.Sprintf(format, args...))
+		return
+	}
+	fmt.Fprintf(p.Out, "%+7.1fs  %-9s %-11s %s\n", at.Sub(p.Start).Seconds(), kind, order, fmt.Sprintf(format, args...))
+}
+
+func (p *Printer) noticeTail(n rules.Notice) string {
+	var s string
+	if n.Party != "" {
+		s += " for " + string(n.Party)
+	}
+	switch {
+	case n.Due == nil:
+	case p.Start.IsZero():
+		s += ", due " + n.Due.UTC().Format(time.RFC3339)
+	default:
+		s += fmt.Sprintf(", due at %+.1fs", n.Due.Sub(p.Start).Seconds())
+	}
+	return s
+}
+
+// money formats minor units with two decimals, which fits most currencies
+// (CNY, EUR, USD); it is for display only.
+func money(minor int64, currency string) string {
+	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, currency)
+}
