@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +44,14 @@ type Durability struct {
 // the durability asked for.
 var ErrNotDurable = errors.New("redis is not set up for the durability asked for")
 
+// ErrReplicasDown is returned by CheckDurability, with durability replicas,
+// when some primaries of a cluster have fewer replicas connected than every
+// save waits for while the others have them: an outage of those shards (a
+// primary died and its replica took over, and nothing replicates the new
+// primary yet), not a setting. The saves of their partitions wait until the
+// replicas are back, as they do when a replica falls away later.
+var ErrReplicasDown = errors.New("redis primaries without their replicas")
+
 // CheckDurability checks at start that every primary can give the
 // durability of the configuration.
 func (r *Redis) CheckDurability(ctx context.Context) error {
@@ -50,17 +60,39 @@ func (r *Redis) CheckDurability(ctx context.Context) error {
 	case DurabilityUnsafe:
 		return nil
 	case DurabilityReplicas:
-		return r.eachPrimary(ctx, func(ctx context.Context, c *redis.Client) error {
+		// A cluster's primaries are checked at once (ForEachMaster).
+		var (
+			mu        sync.Mutex
+			primaries int
+			short     []string
+		)
+		err := r.eachPrimary(ctx, func(ctx context.Context, c *redis.Client) error {
 			info, err := c.Info(ctx, "replication").Result()
 			if err != nil {
 				return fmt.Errorf("check replicas of %s: %w", c.Options().Addr, err)
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			primaries++
 			if n := infoField(info, "connected_slaves"); n < d.Replicas {
-				return fmt.Errorf("%s has %d connected replicas, fewer than the %d every save waits for: %w",
-					c.Options().Addr, n, d.Replicas, ErrNotDurable)
+				short = append(short, fmt.Sprintf("%s has %d", c.Options().Addr, n))
 			}
 			return nil
 		})
+		slices.Sort(short)
+		switch {
+		case err != nil:
+			return err
+		case primaries == 0:
+			return errors.New("check replicas: no redis primary known")
+		case len(short) == primaries:
+			// None has them: Redis is set up without them.
+			return fmt.Errorf("%s connected replicas, fewer than the %d every save waits for: %w", strings.Join(short, ", "), d.Replicas, ErrNotDurable)
+		case len(short) > 0:
+			return fmt.Errorf("%s connected replicas, fewer than the %d every save waits for, while the other primaries have them: %w",
+				strings.Join(short, ", "), d.Replicas, ErrReplicasDown)
+		}
+		return nil
 	}
 	return r.eachPrimary(ctx, func(ctx context.Context, c *redis.Client) error {
 		cfg, err := c.ConfigGet(ctx, "append*").Result()
@@ -140,6 +172,7 @@ func (r *Redis) replicate(ctx context.Context, key string, write func(redis.Pipe
 			return nil
 		})
 		if err != nil {
+			r.slotsMayHaveMoved(ctx)
 			return err
 		}
 		acked, err := wait.Int64()
@@ -152,6 +185,19 @@ func (r *Redis) replicate(ctx context.Context, key string, write func(redis.Pipe
 		if ctx.Err() != nil {
 			return fmt.Errorf("%d of %d replicas have the write: %w", acked, d.Replicas, ctx.Err())
 		}
+	}
+}
+
+// slotsMayHaveMoved tells a cluster client that a call to a node it named
+// as a slot's primary failed: the node may no longer be the primary (it
+// answers MOVED after a failover) or be gone. The node's own client follows
+// no redirection, and the cluster client would otherwise keep its map of the
+// slots until it reloads it by itself (every minute), sending every save of
+// the slot's partitions to the old node until then. It reloads the map in
+// the background; the caller's retry uses the new one.
+func (r *Redis) slotsMayHaveMoved(ctx context.Context) {
+	if c, ok := r.c.(*redis.ClusterClient); ok {
+		c.ReloadState(ctx)
 	}
 }
 

@@ -9,30 +9,46 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/disputed/disputed/state"
-	"github.com/redis/go-redis/v9"
 )
 
-// The chaos runs drive the real binary: `disputed run` child processes on a
-// kfake cluster, a redis-server process and an in-process NATS server. While
-// a producer writes dispute stories at wall-clock time, the processors are
-// killed with SIGKILL and restarted, Redis is killed and restarted from its
-// append-only file, NATS is restarted, and a second member joins and leaves
-// the group. At the end JetStream must hold exactly the commands replay
-// gives for what was produced, each once.
+// The chaos runs drive the real binary: `disputed run` child processes under
+// continuous load while the processes and their servers fail. While a
+// producer writes dispute stories at wall-clock time, the processors are
+// killed with SIGKILL and restarted, members join and leave the group, and
+// the servers suffer the faults of the run's setup:
 //
-// TestChaosShort runs in `make test`; TestChaos is the long run of
-// `make chaos` (CHAOS_FULL=1, which also skips TestChaosShort). Both take
-// their settings from the environment, over their defaults: CHAOS_DURATION,
-// CHAOS_KILLS, CHAOS_REDIS_RESTARTS, CHAOS_NATS_RESTARTS, CHAOS_JOINS,
-// CHAOS_RATE (stories started a second), CHAOS_SEED (the schedule and the
-// stories; the timing is the machine's), and CHAOS_LOG_DIR (keep every
-// process's log and the timeline there; a failed run keeps them anyway).
+//   - the single-node run (node_test.go): a real Kafka broker (or kfake), one
+//     redis-server process and an in-process NATS server. Redis is killed
+//     and restarted from its append-only file, and restored from an older
+//     snapshot under the running processors; NATS is restarted.
+//   - the cluster run (cluster_test.go): three Kafka brokers, a Redis
+//     Cluster of three primaries with a replica each, three NATS servers
+//     with R3 streams, three members. Partition leaders are stopped, Redis
+//     primaries fail over (CLUSTER FAILOVER) and are SIGKILLed, NATS servers
+//     are SIGKILLed.
+//
+// At the end JetStream must hold exactly the commands replay gives for what
+// was produced, each once; every transfer pays its ruling; the dead-letter
+// topic holds the malformed messages.
+//
+// Each run has a short version in `make test` and a long one of its own make
+// target. Both take their settings from the environment, over their
+// defaults, under the run's prefix (CHAOS_ or CLUSTER_CHAOS_): DURATION, the
+// count of each kind of fault (KILLS, JOINS, and the setup's: REDIS_RESTARTS,
+// ..., BROKER_STOPS, ...), RATE (stories started a second), SEED (the
+// schedule and the stories; the timing is the machine's), and LOG_DIR (keep
+// every process's log and the timeline there; a failed run keeps them
+// anyway).
 
 const (
 	chaosPartitions = 4
@@ -56,102 +72,121 @@ var chaosTopics = []string{"orders", "deliveries", "chats", "refund-requests"}
 
 const chaosDLQ = "disputes.dlq"
 
-type chaosConfig struct {
-	full          bool
-	duration      time.Duration
-	kills         int
-	redisRestarts int
-	redisLosses   int
-	natsRestarts  int
-	joins         int
-	rate          float64
-	seed          uint64
-	logDir        string
+// chaosSetup is what differs between the runs: the servers, and the faults
+// they suffer. Its methods run on the test's goroutine.
+type chaosSetup interface {
+	// start starts the servers and sets the run's clients of them
+	// (c.kafka, c.rdb, c.nc).
+	start(c *chaos)
+	// flags are the flags of `disputed run` that point it at the servers.
+	flags() []string
+	// faults are the kinds of server fault of the run, in the summary's
+	// order, with their counts for a short and a full run.
+	faults(c *chaos) []*chaosFault
+	// heal brings every server back and waits until it is whole.
+	heal(c *chaos)
+	// logs are the servers' log files to keep, by name.
+	logs() map[string]string
 }
 
-func chaosSettings(t *testing.T, full bool) chaosConfig {
-	t.Helper()
-	c := chaosConfig{full: full, duration: 40 * time.Second, kills: 4, redisRestarts: 1, redisLosses: 1, natsRestarts: 1, joins: 1, rate: 6,
-		seed: uint64(time.Now().UnixNano()), logDir: os.Getenv("CHAOS_LOG_DIR")}
+type chaosConfig struct {
+	name        string // of the run, in the log and the summary: "chaos", "cluster chaos"
+	env         string // prefix of its settings: CHAOS_, CLUSTER_CHAOS_
+	full        bool
+	duration    time.Duration
+	rate        float64
+	seed        uint64
+	logDir      string
+	members     int           // processors that run all along (killed and restarted); one more joins and leaves
+	quietWithin time.Duration // how long the run may take to settle after the load
+	// kills and joins are the processors' own faults; the setup adds its.
+	kills, joins chaosCount
+}
+
+// chaosCount is how many faults of a kind a short and a full run inject.
+type chaosCount struct{ short, full int }
+
+func (n chaosCount) of(full bool) int {
 	if full {
-		c.duration, c.kills, c.redisRestarts, c.redisLosses, c.natsRestarts, c.joins, c.rate = 3*time.Minute, 20, 5, 3, 5, 5, 8
+		return n.full
 	}
-	num := func(name string, p *int) {
+	return n.short
+}
+
+// settings reads the run's settings from the environment over cfg's
+// defaults, and fills in the count each fault kind asks for.
+func (cfg chaosConfig) settings(t *testing.T, faults []*chaosFault) chaosConfig {
+	t.Helper()
+	cfg.seed = uint64(time.Now().UnixNano())
+	cfg.logDir = os.Getenv(cfg.env + "LOG_DIR")
+	for _, f := range faults {
+		f.want = f.count.of(cfg.full)
+		name := cfg.env + f.env
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				t.Fatalf("%s=%q: want a count", name, v)
 			}
-			*p = n
+			f.want = n
 		}
 	}
-	num("CHAOS_KILLS", &c.kills)
-	num("CHAOS_REDIS_RESTARTS", &c.redisRestarts)
-	num("CHAOS_REDIS_LOSSES", &c.redisLosses)
-	num("CHAOS_NATS_RESTARTS", &c.natsRestarts)
-	num("CHAOS_JOINS", &c.joins)
-	if v := os.Getenv("CHAOS_DURATION"); v != "" {
+	if v := os.Getenv(cfg.env + "DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 10*time.Second {
-			t.Fatalf("CHAOS_DURATION=%q: want a duration of 10s or more", v)
+			t.Fatalf("%sDURATION=%q: want a duration of 10s or more", cfg.env, v)
 		}
-		c.duration = d
+		cfg.duration = d
 	}
-	if v := os.Getenv("CHAOS_RATE"); v != "" {
+	if v := os.Getenv(cfg.env + "RATE"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
 		if err != nil || r <= 0 {
-			t.Fatalf("CHAOS_RATE=%q: want stories a second", v)
+			t.Fatalf("%sRATE=%q: want stories a second", cfg.env, v)
 		}
-		c.rate = r
+		cfg.rate = r
 	}
-	if v := os.Getenv("CHAOS_SEED"); v != "" {
+	if v := os.Getenv(cfg.env + "SEED"); v != "" {
 		s, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			t.Fatalf("CHAOS_SEED=%q: %v", v, err)
+			t.Fatalf("%sSEED=%q: %v", cfg.env, v, err)
 		}
-		c.seed = s
+		cfg.seed = s
 	}
-	return c
-}
-
-// TestChaosShort is the short chaos run of `make test`: 40 seconds of load,
-// four kills, one Redis restart, one NATS restart, one member joining and
-// leaving.
-func TestChaosShort(t *testing.T) {
-	if os.Getenv("CHAOS_FULL") != "" {
-		t.Skip("CHAOS_FULL is set: TestChaos is the run")
-	}
-	runChaos(t, chaosSettings(t, false))
-}
-
-// TestChaos is the full chaos run (`make chaos`).
-func TestChaos(t *testing.T) {
-	if os.Getenv("CHAOS_FULL") == "" {
-		t.Skip("the full chaos run is `make chaos` (CHAOS_FULL=1); make test runs TestChaosShort")
-	}
-	runChaos(t, chaosSettings(t, true))
+	return cfg
 }
 
 // chaos is one run: the servers, the processes and what happened.
 type chaos struct {
 	t     *testing.T
 	cfg   chaosConfig
+	setup chaosSetup
 	bin   string
+	// The run's clients of its servers, which setup.start sets.
 	kafka *testserver.Kafka
-	redis *testserver.Redis
-	rdb   *redis.Client
-	nats  *testserver.NATS
+	rdb   redis.UniversalClient
+	nc    *nats.Conn
 	start time.Time
 
-	procs  []*chaosChild // every process started, in order
-	a, b   *chaosChild   // the primary and the joiner, nil while not running
-	serial int
+	procs   []*chaosChild // every process started, in order
+	members []*chaosMember
+	joiner  *chaosMember
+	serial  int
 
-	kills, redisRestarts, redisLosses, natsRestarts, joins, leavesTerm, leavesKill int
-	timeline                                                                       []string
+	faults                 []*chaosFault // every kind, in the summary's order
+	kills, joins           *chaosFault
+	leavesTerm, leavesKill int
+	recoveries             []*chaosRecovery
+	mu                     sync.Mutex // guards timeline
+	timeline               []string
 	// The times when no processor ran.
 	downSince time.Time
 	down      [][2]time.Time
+}
+
+// chaosMember is a place in the group: the process that fills it, or nil
+// while none does.
+type chaosMember struct {
+	role string // "a", "b", ...: its processes are named role and a serial number
+	ch   *chaosChild
 }
 
 // heldCommands counts the commands the guard refused, over the partitions.
@@ -163,10 +198,20 @@ func (c *chaos) heldCommands() int64 {
 	return n
 }
 
+// running reports whether any processor runs.
+func (c *chaos) running() bool {
+	for _, m := range append(slices.Clone(c.members), c.joiner) {
+		if m.ch != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // track records when no processor runs; call it after every start and
 // stop.
 func (c *chaos) track() {
-	running := c.a != nil || c.b != nil
+	running := c.running()
 	switch {
 	case !running && c.downSince.IsZero():
 		c.downSince = time.Now()
@@ -200,50 +245,78 @@ func (c *chaos) dueWhileDown(ref chaosRef) int {
 	return n
 }
 
-func runChaos(t *testing.T, cfg chaosConfig) {
-	c := &chaos{t: t, cfg: cfg}
-	// Redis first: without redis-server the test skips (fails in CI) before
+func runChaos(t *testing.T, cfg chaosConfig, setup chaosSetup) {
+	c := &chaos{t: t, setup: setup}
+	c.kills = &chaosFault{env: "KILLS", label: "kills", count: cfg.kills, plan: c.planKill}
+	c.joins = &chaosFault{env: "JOINS", label: "member joins", count: cfg.joins, plan: c.planJoin}
+	c.faults = append(append([]*chaosFault{c.kills}, setup.faults(c)...), c.joins)
+	cfg = cfg.settings(t, c.faults)
+	c.cfg = cfg
+	for i := range cfg.members {
+		c.members = append(c.members, &chaosMember{role: string(rune('a' + i))})
+	}
+	c.joiner = &chaosMember{role: string(rune('a' + cfg.members))}
+
+	// The servers first: without them the test skips (fails in CI) before
 	// building anything.
-	c.redis = testserver.StartRedis(t)
-	c.rdb = c.redis.Client()
-	c.kafka = testserver.StartKafka(t, chaosPartitions, append(slices.Clone(chaosTopics), chaosDLQ)...)
-	c.nats = testserver.StartNATS(t)
+	setup.start(c)
 	c.bin = testserver.Binary(t)
 	// Cleanups run last first: the processes stop, then their logs are
 	// kept, then the servers (registered earlier) stop.
 	t.Cleanup(c.keepLogs)
 	t.Cleanup(c.stopAll)
-	t.Logf("chaos seed %d (CHAOS_SEED=%d reproduces the schedule and the stories): %v of load, %d kills, %d Redis restarts, %d Redis losses, %d NATS restarts, %d joins, %.1f stories/s",
-		cfg.seed, cfg.seed, cfg.duration, cfg.kills, cfg.redisRestarts, cfg.redisLosses, cfg.natsRestarts, cfg.joins, cfg.rate)
+	var counts []string
+	for _, f := range c.faults {
+		counts = append(counts, fmt.Sprintf("%d %s", f.want, f.label))
+	}
+	t.Logf("%s seed %d (%sSEED=%d reproduces the schedule and the stories): %v of load, %s, %.1f stories/s",
+		cfg.name, cfg.seed, cfg.env, cfg.seed, cfg.duration, strings.Join(counts, ", "), cfg.rate)
 
 	c.start = time.Now()
-	c.a = c.spawn("a")
-	ctx, stopProducing := context.WithCancel(t.Context())
+	for _, m := range c.members {
+		c.startMember(m)
+	}
+	ctx, stopProducing := context.WithCancel(context.Background())
 	p := newChaosProducer(c.kafka, cfg.seed, cfg.rate)
-	produced := make(chan error, 1)
-	go func() { produced <- p.run(ctx) }()
+	p.note = c.note
+	var produceErr error
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		produceErr = p.run(ctx)
+	}()
+	// A run that fails stops the producer, which notes on the test's log,
+	// before anything else is cleaned up.
+	t.Cleanup(func() {
+		stopProducing()
+		<-produced
+	})
 
 	c.runSchedule(c.schedule())
 	if d := time.Until(c.start.Add(cfg.duration)); d > 0 {
 		c.sleep(d)
 	}
 	stopProducing()
-	if err := <-produced; err != nil {
-		t.Fatalf("producer: %v", err)
+	<-produced
+	if produceErr != nil {
+		t.Fatalf("producer: %v", produceErr)
 	}
 	c.note("load stopped: %d events produced", len(p.records))
 
-	// Leave one processor running on healthy servers.
-	if c.b != nil {
+	// Every member running, on whole servers; the joiner gone.
+	if c.joiner.ch != nil {
 		c.leave(true)
 	}
-	if c.a == nil {
-		c.startA()
+	for _, m := range c.members {
+		c.startMember(m)
 	}
+	c.waitRecoveries()
+	setup.heal(c)
 	c.checkChildren()
 
+	ends := c.endOffsets()
 	lastStamp := p.lastStamp()
-	quiet := c.waitQuiet(p, lastStamp.Add(chaosSettle))
+	quiet := c.waitQuiet(ends, lastStamp.Add(chaosSettle))
 	end := time.Now()
 
 	ref := chaosReference(t, p.records, end)
@@ -254,32 +327,45 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	distinct := c.checkDeadLetters(ref, letters)
 	c.checkChildren()
 
-	var counts struct{ rulings, final, escalated, transfers, notices, rejections int }
+	var counted struct{ rulings, final, escalated, transfers, notices, rejections int }
 	for _, m := range got {
 		switch kind, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(m.Subject, "disputes."), "finance."), "."); kind {
 		case "ruling":
-			counts.rulings++
+			counted.rulings++
 			if bytes.Contains(m.Data, []byte(`"outcome":"escalated"`)) {
-				counts.escalated++
+				counted.escalated++
 			} else {
-				counts.final++
+				counted.final++
 			}
 		case "transfer":
-			counts.transfers++
+			counted.transfers++
 		case "notice":
-			counts.notices++
+			counted.notices++
 		case "rejected":
-			counts.rejections++
+			counted.rejections++
+		}
+	}
+	var stored int64
+	for _, byPartition := range ends {
+		for _, o := range byPartition {
+			stored += o + 1
 		}
 	}
 	held := c.heldCommands()
-	summary := fmt.Sprintf("chaos summary (seed %d): events produced %d (%d orders, %d malformed), kills %d, Redis restarts %d, Redis losses of the last writes %d, NATS restarts %d, "+
-		"member joins %d / leaves %d (SIGTERM %d, SIGKILL %d), processes started %d; commands %d (replay %d): rulings %d (final %d, escalated %d), "+
-		"transfers %d, notices %d, rejections %d; deadline rulings due while no processor ran %d; dead letters %d (distinct %d, expected %d); quiet %v after the load; "+
+	var faults []string
+	for _, f := range c.faults {
+		s := fmt.Sprintf("%s %d", f.label, f.done)
+		if f == c.joins {
+			s += fmt.Sprintf(" / leaves %d (SIGTERM %d, SIGKILL %d)", c.leavesTerm+c.leavesKill, c.leavesTerm, c.leavesKill)
+		}
+		faults = append(faults, s)
+	}
+	summary := fmt.Sprintf("%s summary (seed %d): events produced %d (%d orders, %d malformed; input records in Kafka %d), %s, processes started %d; "+
+		"commands %d (replay %d): rulings %d (final %d, escalated %d), transfers %d, notices %d, rejections %d; "+
+		"deadline rulings due while no processor ran %d; dead letters %d (distinct %d, expected %d); quiet %v after the load; "+
 		"commands held by the guard %d; slowest produce %v, events held back at a deadline %d; duration %v",
-		cfg.seed, len(p.records), p.orders, p.malformed, c.kills, c.redisRestarts, c.redisLosses, c.natsRestarts,
-		c.joins, c.leavesTerm+c.leavesKill, c.leavesTerm, c.leavesKill, len(c.procs),
-		len(got), len(ref.want), counts.rulings, counts.final, counts.escalated, counts.transfers, counts.notices, counts.rejections,
+		cfg.name, cfg.seed, len(p.records), p.orders, p.malformed, stored, strings.Join(faults, ", "), len(c.procs),
+		len(got), len(ref.want), counted.rulings, counted.final, counted.escalated, counted.transfers, counted.notices, counted.rejections,
 		c.dueWhileDown(ref), len(letters), distinct, ref.bad, quiet.Round(100*time.Millisecond),
 		held, p.slowest.Round(time.Millisecond), p.heldBack, time.Since(c.start).Round(time.Second))
 	t.Log(summary)
@@ -289,7 +375,9 @@ func runChaos(t *testing.T, cfg chaosConfig) {
 	if held > 0 {
 		t.Errorf("%d commands held by the guard: an order was decided again otherwise after a loss", held)
 	}
-	if c.kills < cfg.kills {
-		t.Errorf("only %d of %d kills happened", c.kills, cfg.kills)
+	for _, f := range c.faults {
+		if f.done < f.want {
+			t.Errorf("only %d of %d %s happened", f.done, f.want, f.label)
+		}
 	}
 }

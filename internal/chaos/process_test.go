@@ -28,10 +28,8 @@ func (c *chaos) spawn(role string) *chaosChild {
 	c.t.Helper()
 	c.serial++
 	ch := &chaosChild{name: fmt.Sprintf("%s%d", role, c.serial), log: &testserver.Buffer{}, done: make(chan struct{})}
-	ch.cmd = exec.Command(c.bin, "run",
-		"--kafka-brokers", strings.Join(c.kafka.Brokers, ","),
-		"--redis-url", "redis://"+c.redis.Addr,
-		"--nats-url", c.nats.URL,
+	args := append([]string{"run", "--kafka-brokers", strings.Join(c.kafka.Brokers, ",")}, c.setup.flags()...)
+	ch.cmd = exec.Command(c.bin, append(args,
 		"--http-addr", "127.0.0.1:0",
 		"--redis-prefix", chaosPrefix,
 		"--group", c.kafka.Group(chaosGroup),
@@ -48,7 +46,7 @@ func (c *chaos) spawn(role string) *chaosChild {
 		"--duplicate-window", "10m",
 		"--shutdown-grace", "5s",
 		"--log-level", "info",
-	)
+	)...)
 	// The environment minus disputed's own settings, which would change
 	// the flags' defaults.
 	for _, kv := range os.Environ() {
@@ -134,8 +132,9 @@ func (c *chaos) stopAll() {
 	}
 }
 
-// keepLogs writes every process's log to CHAOS_LOG_DIR, or, when the test
-// failed, to a directory it names, and puts their tails in the test log.
+// keepLogs writes every process's log, and the servers', to the run's
+// LOG_DIR, or, when the test failed, to a directory it names, and puts the
+// processes' tails in the test log.
 func (c *chaos) keepLogs() {
 	dir := c.cfg.logDir
 	if dir == "" && !c.t.Failed() {
@@ -143,7 +142,7 @@ func (c *chaos) keepLogs() {
 	}
 	if dir == "" {
 		var err error
-		if dir, err = os.MkdirTemp("", "disputed-chaos-"); err != nil {
+		if dir, err = os.MkdirTemp("", "disputed-"+strings.ReplaceAll(c.cfg.name, " ", "-")+"-"); err != nil {
 			c.t.Logf("keep logs: %v", err)
 			return
 		}
@@ -152,15 +151,24 @@ func (c *chaos) keepLogs() {
 		c.t.Logf("keep logs: %v", err)
 		return
 	}
-	os.WriteFile(filepath.Join(dir, "timeline.log"), []byte(strings.Join(c.timeline, "\n")+"\n"), 0o644)
+	c.mu.Lock()
+	timeline := strings.Join(c.timeline, "\n")
+	c.mu.Unlock()
+	os.WriteFile(filepath.Join(dir, "timeline.log"), []byte(timeline+"\n"), 0o644)
 	for _, ch := range c.procs {
 		os.WriteFile(filepath.Join(dir, ch.name+".log"), []byte(ch.log.String()), 0o644)
 	}
-	c.t.Logf("logs of the %d processes and the timeline are in %s", len(c.procs), dir)
+	// The servers' logs, from folders that are deleted when the test ends.
+	for name, file := range c.setup.logs() {
+		if b, err := os.ReadFile(file); err == nil {
+			os.WriteFile(filepath.Join(dir, "server-"+strings.ReplaceAll(name, ":", "-")+".log"), b, 0o644)
+		}
+	}
+	c.t.Logf("logs of the %d processes, of the servers and the timeline are in %s", len(c.procs), dir)
 	if !c.t.Failed() {
 		return
 	}
-	c.t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	c.t.Logf("timeline:\n%s", timeline)
 	for _, ch := range c.procs {
 		s := ch.log.String()
 		const tail = 16 << 10
@@ -171,17 +179,22 @@ func (c *chaos) keepLogs() {
 	}
 }
 
+// note adds a line to the timeline. The producer's goroutine notes too.
 func (c *chaos) note(format string, args ...any) {
 	line := fmt.Sprintf("%8.3fs ", time.Since(c.start).Seconds()) + fmt.Sprintf(format, args...)
+	c.mu.Lock()
 	c.timeline = append(c.timeline, line)
+	c.mu.Unlock()
 	c.t.Log(line)
 }
 
-// sleep waits d, looking at the processes every 200ms.
+// sleep waits d, looking at the processes and the recoveries waited for
+// every 200ms.
 func (c *chaos) sleep(d time.Duration) {
 	end := time.Now().Add(d)
 	for {
 		c.checkChildren()
+		c.checkRecoveries()
 		left := time.Until(end)
 		if left <= 0 {
 			return

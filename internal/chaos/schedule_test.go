@@ -1,164 +1,256 @@
 package chaos_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sort"
 	"time"
 )
 
-// chaosAction is one fault (or its repair) at a time since the start.
+// chaosFault is a kind of fault: how many the run injects, how many
+// happened, and how one is planned.
+type chaosFault struct {
+	env   string // the setting of its count, after the run's prefix: KILLS
+	label string // in the log and the summary: "kills"
+	count chaosCount
+	want  int // the count of this run
+	done  int // counted by the fault's own steps
+	// plan returns the steps of the i-th fault of the kind, at offsets from
+	// its start; the last one ends it (a repair).
+	plan func(i int, r *chaosRand) []faultStep
+}
+
+// faultStep is one step of a fault at an offset from its start.
+type faultStep struct {
+	after time.Duration
+	what  string
+	do    func()
+}
+
+// chaosAction is a step of the n-th fault planned, at a time since the
+// start of the run.
 type chaosAction struct {
-	at   time.Duration
-	what string
-	do   func()
+	at    time.Duration
+	fault int
+	after time.Duration // the step's offset in its fault
+	what  string
+	do    func()
+}
+
+// chaosRand draws the schedule from the run's seed.
+type chaosRand struct{ *rand.Rand }
+
+// between returns a duration from lo to hi.
+func (r *chaosRand) between(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
 }
 
 // schedule spreads the faults over the load: each kind gets n equal slots
 // between 5% and 90% of the duration and one fault at a random point of
 // each, so that faults of different kinds overlap at random.
 func (c *chaos) schedule() []chaosAction {
-	rng := rand.New(rand.NewPCG(c.cfg.seed, 1))
+	r := &chaosRand{rand.New(rand.NewPCG(c.cfg.seed, 1))}
 	from, to := c.cfg.duration/20, c.cfg.duration*9/10
-	at := func(i, n int, busy time.Duration) time.Duration {
-		slot := (to - from) / time.Duration(n)
-		free := max(slot-busy, 0)
-		return from + time.Duration(i)*slot + time.Duration(rng.Int64N(int64(free)+1))
-	}
-	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
 	var acts []chaosAction
-	for i := range c.cfg.kills {
-		// Every fourth kill keeps the processor down past the evidence
-		// window, so deadlines come due while nobody runs; every fourth
-		// restarts it at once; the others after a moment.
-		var down time.Duration
-		switch i % 4 {
-		case 0:
-			down = between(chaosEvidence+500*time.Millisecond, chaosEvidence+2*time.Second)
-		case 1:
-			down = 0
-		default:
-			down = between(100*time.Millisecond, time.Second)
+	n := 0
+	for _, f := range c.faults {
+		for i := range f.want {
+			steps := f.plan(i, r)
+			busy := steps[len(steps)-1].after + time.Second
+			slot := (to - from) / time.Duration(f.want)
+			at := from + time.Duration(i)*slot + time.Duration(r.Int64N(int64(max(slot-busy, 0))+1))
+			for _, s := range steps {
+				acts = append(acts, chaosAction{at: at + s.after, fault: n, after: s.after, what: s.what, do: s.do})
+			}
+			n++
 		}
-		k := at(i, c.cfg.kills, down+time.Second)
-		acts = append(acts, chaosAction{k, "kill a", c.killA}, chaosAction{k + down, "start a", c.startA})
-	}
-	// Every other Redis and NATS outage outlasts the clients' own retries
-	// (go-redis: about a second; a JetStream publish waits 5s for its ack),
-	// so that the processor's retries and the outbox are what recover.
-	for i := range c.cfg.redisRestarts {
-		down := between(200*time.Millisecond, time.Second)
-		if i%2 == 0 {
-			down = between(2*time.Second, 4*time.Second)
-		}
-		k := at(i, c.cfg.redisRestarts, down+time.Second)
-		acts = append(acts, chaosAction{k, "kill redis", c.redisDown}, chaosAction{k + down, "restart redis", c.redisUp})
-	}
-	// Redis comes back without its last writes: a snapshot, a few seconds
-	// of load on top of it, then a restore from the snapshot under the
-	// running processors (as a failover to a lagging replica does).
-	for i := range c.cfg.redisLosses {
-		lag := between(time.Second, 3*time.Second)
-		k := at(i, c.cfg.redisLosses, lag+time.Second)
-		acts = append(acts, chaosAction{k, "snapshot redis", c.redisSnapshot}, chaosAction{k + lag, "restore redis", c.redisRestore})
-	}
-	for i := range c.cfg.natsRestarts {
-		down := between(300*time.Millisecond, 2*time.Second)
-		if i%2 == 0 {
-			down = between(6*time.Second, 9*time.Second)
-		}
-		k := at(i, c.cfg.natsRestarts, down+time.Second)
-		acts = append(acts, chaosAction{k, "stop nats", c.natsDown}, chaosAction{k + down, "restart nats", c.natsUp})
-	}
-	for i := range c.cfg.joins {
-		stay := between(3*time.Second, 8*time.Second)
-		k := at(i, c.cfg.joins, stay+time.Second)
-		term := i%2 == 0
-		acts = append(acts, chaosAction{k, "join b", c.join}, chaosAction{k + stay, "leave b", func() { c.leave(term) }})
 	}
 	sort.SliceStable(acts, func(i, j int) bool { return acts[i].at < acts[j].at })
 	return acts
 }
 
+// runSchedule runs the actions at their times. A step that waits (for a
+// server to be ready for the next fault) delays the actions after it, but
+// never the steps of one fault towards one another: a step that ran late
+// moves its fault's later steps by as much, so that a member that joins
+// stays its time before it leaves, and a server stays down as long as
+// planned.
 func (c *chaos) runSchedule(acts []chaosAction) {
-	for _, a := range acts {
-		if d := time.Until(c.start.Add(a.at)); d > 0 {
+	began := make(map[int]time.Duration) // fault -> when it began, as its last step ran
+	for len(acts) > 0 {
+		next := 0
+		due := func(a chaosAction) time.Duration {
+			if t, ok := began[a.fault]; ok {
+				return max(a.at, t+a.after)
+			}
+			return a.at
+		}
+		for i, a := range acts {
+			if due(a) < due(acts[next]) {
+				next = i
+			}
+		}
+		a := acts[next]
+		acts = append(acts[:next], acts[next+1:]...)
+		if d := time.Until(c.start.Add(due(a))); d > 0 {
 			c.sleep(d)
 		}
+		began[a.fault] = max(began[a.fault], time.Since(c.start)-a.after)
 		a.do()
 	}
 }
 
-func (c *chaos) killA() {
-	if c.a == nil {
-		c.note("kill a: not running, skipped")
+// chaosRecovery is a server's recovery from a fault, which the run waits
+// for in the background while the schedule goes on.
+type chaosRecovery struct {
+	what  string
+	since time.Time
+	cond  func() error
+	last  error
+}
+
+// recovering waits in the background, while the run sleeps, until cond
+// returns nil, and notes how long it took; the test fails if it does not
+// within chaosRecoveryWithin. An error wrapped by permanent fails it at
+// once.
+func (c *chaos) recovering(what string, cond func() error) {
+	c.recoveries = append(c.recoveries, &chaosRecovery{what: what, since: time.Now(), cond: cond})
+}
+
+// permanentError is a recovery that cannot happen any more.
+type permanentError struct{ error }
+
+func permanent(err error) error { return permanentError{err} }
+
+// checkRecoveries checks the recoveries waited for, once.
+func (c *chaos) checkRecoveries() {
+	c.t.Helper()
+	left := c.recoveries[:0]
+	for _, r := range c.recoveries {
+		r.last = r.cond()
+		var perm permanentError
+		switch {
+		case r.last == nil:
+			c.recovered(r.what, time.Since(r.since))
+			continue
+		case errors.As(r.last, &perm), time.Since(r.since) > chaosRecoveryWithin:
+			c.note("gave up waiting until %s: %v", r.what, r.last)
+			c.t.Fatalf("not %s within %v: %v", r.what, time.Since(r.since).Round(time.Second), r.last)
+		}
+		left = append(left, r)
+	}
+	c.recoveries = left
+}
+
+// chaosRecoveryWithin is how long a server may take to recover: on two
+// cores, a Kafka broker's start alone takes ten to twenty seconds.
+const chaosRecoveryWithin = 2 * time.Minute
+
+// waitRecoveries waits until every recovery waited for has happened.
+func (c *chaos) waitRecoveries() {
+	c.t.Helper()
+	for len(c.recoveries) > 0 {
+		c.sleep(100 * time.Millisecond)
+	}
+}
+
+// waitFor waits until cond returns nil, looking at the processes and the
+// recoveries meanwhile, and fails the test if it does not within the time
+// given. It returns how long it waited.
+func (c *chaos) waitFor(what string, within time.Duration, cond func() error) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	for {
+		err := cond()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			c.note("gave up waiting until %s: %v", what, err)
+			c.t.Fatalf("not %s within %v: %v", what, within, err)
+		}
+		c.sleep(100 * time.Millisecond)
+	}
+}
+
+// planKill plans the i-th kill of a member that runs all along. Every fourth
+// kill keeps the processor down past the evidence window, so deadlines come
+// due while it does not run (while nobody runs, in the single-node run);
+// every fourth restarts it at once; the others after a moment.
+func (c *chaos) planKill(i int, r *chaosRand) []faultStep {
+	var down time.Duration
+	switch i % 4 {
+	case 0:
+		down = r.between(chaosEvidence+500*time.Millisecond, chaosEvidence+2*time.Second)
+	case 1:
+		down = 0
+	default:
+		down = r.between(100*time.Millisecond, time.Second)
+	}
+	m := c.members[0]
+	if len(c.members) > 1 {
+		m = c.members[r.IntN(len(c.members))]
+	}
+	return []faultStep{
+		{0, "kill " + m.role, func() { c.killMember(m) }},
+		{down, "start " + m.role, func() { c.startMember(m) }},
+	}
+}
+
+// planJoin plans the i-th join of one more member, which leaves after a
+// while: by SIGTERM every other time, by SIGKILL otherwise.
+func (c *chaos) planJoin(i int, r *chaosRand) []faultStep {
+	stay := r.between(3*time.Second, 8*time.Second)
+	term := i%2 == 0
+	return []faultStep{
+		{0, "join " + c.joiner.role, c.join},
+		{stay, "leave " + c.joiner.role, func() { c.leave(term) }},
+	}
+}
+
+func (c *chaos) killMember(m *chaosMember) {
+	if m.ch == nil {
+		c.note("kill %s: not running, skipped", m.role)
 		return
 	}
-	c.kill(c.a)
-	c.a = nil
-	c.kills++
+	c.kill(m.ch)
+	m.ch = nil
+	c.kills.done++
 	c.track()
 }
 
-func (c *chaos) startA() {
-	if c.a == nil {
-		c.a = c.spawn("a")
+func (c *chaos) startMember(m *chaosMember) {
+	if m.ch == nil {
+		m.ch = c.spawn(m.role)
 	}
 	c.track()
-}
-
-func (c *chaos) redisDown() {
-	c.redis.Kill()
-	c.note("killed redis")
-}
-
-func (c *chaos) redisUp() {
-	c.redis.Restart()
-	c.redisRestarts++
-	c.note("restarted redis from its append-only file")
-}
-
-func (c *chaos) redisSnapshot() {
-	c.redis.Snapshot()
-	c.note("snapshot redis")
-}
-
-func (c *chaos) redisRestore() {
-	c.redis.RestoreSnapshot()
-	c.redisLosses++
-	c.note("restored redis from the snapshot: it lost every write since")
-}
-
-func (c *chaos) natsDown() {
-	c.nats.Shutdown()
-	c.note("stopped nats")
-}
-
-func (c *chaos) natsUp() {
-	c.nats.Restart()
-	c.natsRestarts++
-	c.note("restarted nats")
 }
 
 func (c *chaos) join() {
-	if c.b != nil {
+	if c.joiner.ch != nil {
 		return
 	}
-	c.b = c.spawn("b")
-	c.joins++
+	c.joiner.ch = c.spawn(c.joiner.role)
+	c.joins.done++
 	c.track()
 }
 
 func (c *chaos) leave(term bool) {
-	if c.b == nil {
+	if c.joiner.ch == nil {
 		return
 	}
 	if term {
-		c.term(c.b)
+		c.term(c.joiner.ch)
 		c.leavesTerm++
 	} else {
-		c.kill(c.b)
+		c.kill(c.joiner.ch)
 		c.leavesKill++
 	}
-	c.b = nil
+	c.joiner.ch = nil
 	c.track()
+}
+
+// recovered notes a recovery and how long it took.
+func (c *chaos) recovered(what string, took time.Duration) {
+	c.note("%s (after %v)", what, took.Round(10*time.Millisecond))
 }

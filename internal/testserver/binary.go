@@ -20,7 +20,6 @@ func Binary(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("building disputed needs the go command: %v", err)
 	}
-	_, file, _, _ := runtime.Caller(0)
 	bin := filepath.Join(t.TempDir(), "disputed")
 	args := []string{"build", "-o", bin}
 	if raceEnabled() {
@@ -28,13 +27,19 @@ func Binary(t testing.TB) string {
 	}
 	args = append(args, "./cmd/disputed")
 	cmd := exec.Command(gobin, args...)
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..") // the module's root
+	cmd.Dir = moduleRoot()
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	t.Logf("go %s took %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	return bin
+}
+
+// moduleRoot is the folder of the module's go.mod.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 func raceEnabled() bool {

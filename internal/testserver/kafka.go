@@ -31,6 +31,9 @@ type Kafka struct {
 	Real   bool
 	prefix string
 	c      *kfake.Cluster
+	// transport, when set, is the clients' own (a cluster whose leaders
+	// move wants fresh metadata); nil is kafka-go's default.
+	transport kafka.RoundTripper
 }
 
 // maxMessageBytes leaves room for the oversized messages tests send on
@@ -146,7 +149,7 @@ func (k *Kafka) Topic(name string) string { return k.prefix + name }
 func (k *Kafka) Group(name string) string { return k.prefix + name }
 
 func (k *Kafka) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 30 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 30 * time.Second, Transport: k.transport}
 }
 
 // Writer is a synchronous writer to this Kafka. Messages name their topic
@@ -154,7 +157,7 @@ func (k *Kafka) client() *kafka.Client {
 func (k *Kafka) Writer() *kafka.Writer {
 	return &kafka.Writer{
 		Addr: kafka.TCP(k.Brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond,
-		RequiredAcks: kafka.RequireAll, BatchBytes: maxMessageBytes,
+		RequiredAcks: kafka.RequireAll, BatchBytes: maxMessageBytes, Transport: k.transport,
 	}
 }
 

@@ -25,6 +25,9 @@ type Redis struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	// opts are options of the server's own, given again at every restart
+	// (a cluster node's).
+	opts []string
 }
 
 // StartRedis starts redis-server (REDIS_SERVER, or redis-server on PATH) on
@@ -52,6 +55,7 @@ func (r *Redis) start(extra ...string) {
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
 		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"), "--daemonize", "no",
 	}
+	args = append(args, r.opts...)
 	cmd := exec.Command(r.bin, append(args, extra...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
