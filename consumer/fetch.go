@@ -32,6 +32,7 @@ type fetcher struct {
 	partition int
 	metrics   *Metrics
 	log       *slog.Logger
+	lastN     int // inputs the last fetch decoded
 }
 
 // run fetches from offset on until ctx ends. Errors are retried with
@@ -97,7 +98,10 @@ func (f *fetcher) run(ctx context.Context, offset int64, out chan<- chunk) {
 // decode turns fetched records into inputs. A fetch returns whole record
 // batches, so records before offset are dropped.
 func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64, error) {
-	var in []Input
+	// Sized as the last fetch was: a fetch does not say how many records
+	// it holds, and an Input is large enough that growing by doubling
+	// cost more than decoding.
+	in := make([]Input, 0, f.lastN)
 	next := offset
 	now := f.cfg.Now()
 	for {
@@ -121,6 +125,7 @@ func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64
 		in = append(in, x)
 		next = r.Offset + 1
 	}
+	f.lastN = len(in)
 	return in, next, nil
 }
 

@@ -84,7 +84,11 @@ func (m *merger) push(c chunk) {
 		}
 		heap.Push(&m.arrivals, arrival{at: arrived, stamp: x.Event.Time})
 	}
-	m.q[c.topic] = append(m.q[c.topic], c.in...)
+	if len(m.q[c.topic]) == 0 {
+		m.q[c.topic] = c.in // the chunk becomes the queue: no copy
+	} else {
+		m.q[c.topic] = append(m.q[c.topic], c.in...)
+	}
 	m.atEnd[c.topic] = c.atEnd
 	if c.atEnd {
 		m.endAt[c.topic] = c.at
@@ -96,7 +100,11 @@ func (m *merger) push(c chunk) {
 // still bring an earlier one (see merger). Ties go to the topic listed first.
 func (m *merger) take(now time.Time, max int) []Input {
 	m.fold(now)
-	var out []Input
+	queued := 0
+	for _, q := range m.q {
+		queued += len(q)
+	}
+	out := make([]Input, 0, min(max, queued))
 	for len(out) < max {
 		best := -1
 		for i, q := range m.q {
