@@ -4,7 +4,7 @@ PKGS     := ./...
 BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench bench-scale chaos run demo clean deploy-check docs
+.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench bench-scale profile chaos run demo clean deploy-check docs
 
 all: build test
 
@@ -53,21 +53,32 @@ fuzz:
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzDecodeBinary$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./state -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME)
 
-## bench: the Go benchmarks of the engine and decoder, with allocations; then
+## bench: the Go benchmarks of the engine, the decoder and the state codec,
+## with allocations; then
 ## `disputed bench`: the processor (a child process) under mixed dispute
 ## stories on a real Apache Kafka broker (deploy/local/kafka/with-kafka.sh
 ## starts one from Maven-resolved jars, prints its version and stops it
 ## afterwards), a redis-server the bench starts itself on a free port
 ## (appendonly yes, appendfsync always) and in-process NATS; then the three
 ## servers' ceilings, measured in the same run on the same servers. About two
-## minutes on two cores, plus the broker's start (about 10 s).
+## minutes on two cores, plus the broker's start (about 10 s) and the Go
+## benchmarks (about 50 s).
 ## BENCH_KAFKA=kfake runs on kfake in process instead of the broker;
 ## BENCH_REDIS_URL uses an existing Redis (a fresh prefix, deleted at the end);
-## BENCH_FLAGS adds flags (e.g. --rate 5000, --bad-share 0.05, --json bench.json).
+## BENCH_FLAGS adds flags (e.g. --rate 5000, --bad-share 0.05).
+## The regression guard: the Go benchmarks (-count BENCHCOUNT) and the run's
+## report (JSON) are kept in BENCH_OUT as the baseline; the next make bench
+## shows benchstat's comparison of the Go benchmarks and compares the run
+## with `disputed bench compare`, which fails the target (and keeps the
+## baseline) when a guarded figure got worse beyond its tolerance or the
+## two runs were not measured alike. Use another BENCH_OUT for other flags.
 BENCH_DURATION ?= 45s
 BENCH_KAFKA ?= real
 BENCH_REDIS_URL ?=
 BENCH_FLAGS ?=
+BENCH_OUT ?= bench-out
+BENCHCOUNT ?= 6
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_REDIS_ARG = $(if $(BENCH_REDIS_URL),--redis-url $(BENCH_REDIS_URL))
 ifeq ($(BENCH_KAFKA),kfake)
 BENCH_RUN = bin/disputed bench
@@ -75,8 +86,41 @@ else
 BENCH_RUN = deploy/local/kafka/with-kafka.sh -- sh -c 'exec bin/disputed bench --kafka-brokers "$$KAFKA_BOOTSTRAP" --kafka-dir "$$KAFKA_DIR" "$$@"' bench
 endif
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./rules
-	$(BENCH_RUN) --duration $(BENCH_DURATION) $(BENCH_REDIS_ARG) $(BENCH_FLAGS)
+	@mkdir -p $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -cpu 1 ./rules ./state > $(BENCH_OUT)/go.new.txt || { cat $(BENCH_OUT)/go.new.txt; exit 1; }
+	@cat $(BENCH_OUT)/go.new.txt
+	$(BENCH_RUN) --duration $(BENCH_DURATION) $(BENCH_REDIS_ARG) $(BENCH_FLAGS) --json $(BENCH_OUT)/bench.new.json
+	@set -e; cd $(BENCH_OUT); test -f go.new.txt; test -f bench.new.json; \
+	if [ ! -f bench.json ] || [ ! -f go.txt ]; then \
+		mv go.new.txt go.txt; mv bench.new.json bench.json; \
+		echo "bench: no baseline here yet: this run is it ($(BENCH_OUT)/); the next make bench compares with it"; exit 0; \
+	fi; \
+	echo "bench: the Go benchmarks against the baseline (benchstat $(BENCH_OUT)/go.txt $(BENCH_OUT)/go.new.txt):"; \
+	$(BENCHSTAT) go.txt go.new.txt; \
+	echo "bench: this run against the baseline (disputed bench compare $(BENCH_OUT)/bench.json $(BENCH_OUT)/bench.new.json):"; \
+	if $(CURDIR)/bin/disputed bench compare bench.json bench.new.json; then \
+		mv go.txt prev.go.txt; mv bench.json prev.bench.json; mv go.new.txt go.txt; mv bench.new.json bench.json; \
+		echo "bench: this run is the new baseline (the old one is prev.*)"; \
+	else \
+		echo "bench: the baseline stays; this run is kept as $(BENCH_OUT)/go.new.txt and bench.new.json"; exit 1; \
+	fi
+
+## profile: the processor's CPU and allocation profiles under `make bench`'s
+## load (30 s, on the real broker), kept in PROFILE_DIR with the top of each
+## (*.top.txt), the CPU profile drawn as an SVG flame graph (cpu.svg), the
+## bench process's own CPU profile and the run's report; written aside and
+## moved into place only when all of it was made.
+## docs/perf/after holds the last one taken for docs/performance.md.
+PROFILE_DIR ?= docs/perf/after
+profile: build
+	@rm -rf $(PROFILE_DIR).new; mkdir -p $(PROFILE_DIR).new
+	$(BENCH_RUN) --duration 30s --deadlines 0 --quiet --profile $(PROFILE_DIR).new $(BENCH_REDIS_ARG) $(BENCH_FLAGS) > $(PROFILE_DIR).new/report.txt
+	$(GO) tool pprof -top -nodecount 30 $(PROFILE_DIR).new/cpu.pprof > $(PROFILE_DIR).new/cpu.top.txt
+	$(GO) tool pprof -top -nodecount 30 -sample_index alloc_space $(PROFILE_DIR).new/allocs.pprof > $(PROFILE_DIR).new/allocs.top.txt
+	$(GO) tool pprof -traces $(PROFILE_DIR).new/cpu.pprof > $(PROFILE_DIR).new/cpu.traces.txt
+	$(GO) run ./internal/flamegraph/cmd/flamegraph -title "disputed run: CPU under the bench's load ($(VERSION))" < $(PROFILE_DIR).new/cpu.traces.txt > $(PROFILE_DIR).new/cpu.svg
+	@rm $(PROFILE_DIR).new/cpu.traces.txt; rm -rf $(PROFILE_DIR); mv $(PROFILE_DIR).new $(PROFILE_DIR)
+	@cat $(PROFILE_DIR)/report.txt; head -20 $(PROFILE_DIR)/cpu.top.txt
 
 ## bench-scale: the scale-out: the same load on one, two and three processors
 ## (BENCH_SCALE_MEMBERS) of one consumer group, added between steps, on one

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,8 +26,12 @@ type config struct {
 	Gap              time.Duration // least time between two events of one order
 	MaxBacklog       int           // flat out: most events produced but not yet consumed
 	Partitions       int
-	RedisURL         string
+	Members          []int  // processors in the group, one load step per count (scale-out)
+	RedisURL         string // "": a redis-server of the bench's own
+	RedisServer      string // the redis-server binary the bench starts
 	KafkaBrokers     []string
+	KafkaDir         string // a KAFKA_DIR of deploy/local/kafka/kafka.sh: the brokers' version and CPU
+	KafkaVersion     string // what the report says the brokers are
 	NATSURL          string
 	Deadlines        int
 	DeadlineSpread   time.Duration
@@ -54,7 +60,8 @@ func defaultConfig() config {
 		Gap:            300 * time.Millisecond,
 		MaxBacklog:     6000,
 		Partitions:     4,
-		RedisURL:       "redis://127.0.0.1:6379/15",
+		Members:        []int{1},
+		RedisServer:    cmp.Or(os.Getenv("REDIS_SERVER"), "redis-server"),
 		Deadlines:      20000,
 		DeadlineSpread: 3 * time.Second,
 		EvidenceWindow: 10 * time.Second,
@@ -72,10 +79,14 @@ const usage = `usage: disputed bench [flags]
 
 Runs the stream processor (a child process: this binary's "run") under load
 from many orders running mixed dispute stories, on Kafka (kfake in process
-unless --kafka-brokers), the machine's Redis (--redis-url, a fresh key prefix
-deleted at the end) and NATS JetStream (in process unless --nats-url), then
-measures the ceilings of the three servers alone in the same run. Prints a
-table; --json writes the report as JSON too.
+unless --kafka-brokers), Redis (a redis-server the bench starts on a free
+port, appendonly yes and appendfsync always, unless --redis-url: then a
+fresh key prefix there, deleted at the end) and NATS JetStream (in process
+unless --nats-url), then measures the ceilings of the three servers alone in
+the same run. With --members 1,2,3 the load runs once per count, with that
+many processors in one consumer group (scale-out). Prints a table; --json
+writes the report as JSON too; "disputed bench compare OLD.json NEW.json"
+compares two of them and fails when a guarded figure got worse.
 
 `
 
@@ -88,7 +99,11 @@ var ErrUsage = errors.New("usage")
 // process under load, prints the report as a table on stdout (and as JSON
 // with --json), and logs its progress on stderr. It returns flag.ErrHelp
 // for -h, and an error wrapping ErrUsage for a bad command line.
+// `disputed bench compare OLD NEW` compares two --json reports instead.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compare" {
+		return compareMain(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {
 		return err
@@ -126,12 +141,20 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "events per second to produce; 0 = flat out (as fast as the processor consumes, within --max-backlog)")
 	fs.DurationVar(&c.Gap, "gap", c.Gap, "least time between two events of one order")
 	fs.IntVar(&c.MaxBacklog, "max-backlog", c.MaxBacklog, "flat out: most events produced and not yet consumed")
-	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions of each input topic (embedded Kafka)")
-	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis `URL`; a fresh key prefix is used and deleted at the end")
+	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions of each input topic")
+	fs.Func("members", "processors in one consumer group, as a `list` of counts (e.g. 1,2,3): the load runs once per count, members are added between steps (default 1)", func(v string) error {
+		ms, err := parseMembers(v)
+		c.Members = ms
+		return err
+	})
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "an existing Redis `URL` instead of a redis-server of the bench's own; a fresh key prefix is used and deleted at the end")
+	fs.StringVar(&c.RedisServer, "redis-server", c.RedisServer, "the redis-server `binary` the bench starts without --redis-url; $REDIS_SERVER sets the default")
 	fs.Func("kafka-brokers", "external Kafka `host:port` list instead of kfake in process (per-run topics are created and deleted)", func(v string) error {
 		c.KafkaBrokers = netaddr.SplitList(v)
 		return nil
 	})
+	fs.StringVar(&c.KafkaDir, "kafka-dir", c.KafkaDir, "the `KAFKA_DIR` of deploy/local/kafka/kafka.sh running the brokers: the report takes their version from its server.log and their CPU from their pid files")
+	fs.StringVar(&c.KafkaVersion, "kafka-version", c.KafkaVersion, "what the report says the external brokers are (`label`), when --kafka-dir cannot tell")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS `URL` instead of one in process (the processor creates or updates its default streams there)")
 	fs.IntVar(&c.Deadlines, "deadlines", c.Deadlines, "orders whose evidence deadlines fall due within --deadline-spread (0: skip the phase)")
 	fs.DurationVar(&c.DeadlineSpread, "deadline-spread", c.DeadlineSpread, "time over which the --deadlines fall due")
@@ -189,8 +212,17 @@ func (c config) validate() error {
 	if c.Partitions < 1 || c.Partitions > 1024 {
 		bad("partitions", "%d: must be between 1 and 1024", c.Partitions)
 	}
-	if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+	if err := checkMembers(c.Members, c.Partitions); err != nil {
+		bad("members", "%v", err)
+	}
+	if c.RedisURL == "" && c.RedisServer == "" {
+		bad("redis-server", "must name a binary when --redis-url is not given")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		bad("redis-url", "%s: must be a redis:// or rediss:// URL", netaddr.Redact(c.RedisURL))
+	}
+	if c.KafkaDir != "" && len(c.KafkaBrokers) == 0 {
+		bad("kafka-dir", "only with --kafka-brokers")
 	}
 	for _, b := range c.KafkaBrokers {
 		if !netaddr.HostPort(b) {
@@ -248,6 +280,39 @@ func writeReportJSON(rep *report, file string, stdout io.Writer) error {
 	}
 	if err := os.WriteFile(file, b, 0o644); err != nil {
 		return fmt.Errorf("bench: --json: %w", err)
+	}
+	return nil
+}
+
+// parseMembers reads --members: counts separated by commas.
+func parseMembers(v string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a count of members", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// checkMembers checks the member counts: growing (members are only added
+// between steps), and each member owning at least one partition.
+func checkMembers(ms []int, partitions int) error {
+	if len(ms) == 0 {
+		return errors.New("no member count")
+	}
+	for i, n := range ms {
+		switch {
+		case n < 1:
+			return fmt.Errorf("%d: a step needs at least one member", n)
+		case n > partitions:
+			return fmt.Errorf("%d members for %d partitions: some would own none (raise --partitions)", n, partitions)
+		case i > 0 && n <= ms[i-1]:
+			return fmt.Errorf("%v: the counts must grow (members are added between steps, never removed)", ms)
+		}
 	}
 	return nil
 }

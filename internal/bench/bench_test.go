@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -19,13 +22,35 @@ import (
 	"github.com/disputed/disputed/state"
 )
 
-// TestBenchShort runs `disputed bench` briefly, on a redis-server of its
-// own, and checks that every part of the report is filled and sane.
+// benchKafka points the bench at the real broker `make test` starts
+// (testserver.EnvKafka), or leaves it on kfake.
+func benchKafka(cfg *config) {
+	if addr := os.Getenv(testserver.EnvKafka); addr != "" {
+		cfg.KafkaBrokers = strings.Split(addr, ",")
+		cfg.KafkaVersion = "the tests' broker"
+	}
+}
+
+// needRedisServer skips the test without redis-server (REDIS_SERVER, or
+// on PATH, as the bench starts it), except in CI.
+func needRedisServer(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath(defaultConfig().RedisServer); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs redis-server: %v", err)
+		}
+		t.Skipf("redis-server is not installed: %v", err)
+	}
+}
+
+// TestBenchShort runs `disputed bench` briefly, on the redis-server the
+// bench starts itself (and on the real broker of testserver.EnvKafka when
+// set), and checks that every part of the report is filled and sane.
 func TestBenchShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the processor under load for a few seconds")
 	}
-	rd := testserver.StartRedis(t)
+	needRedisServer(t)
 	exe := testserver.Binary(t)
 
 	cfg := defaultConfig()
@@ -42,9 +67,9 @@ func TestBenchShort(t *testing.T) {
 	cfg.Oversized = 0 // a processor that cannot dead-letter it stalls for the probe's 20s
 	cfg.CeilingEvents = 20000
 	cfg.DrainTimeout = 30 * time.Second
-	cfg.RedisURL = "redis://" + rd.Addr + "/0"
 	cfg.Seed = 7
 	cfg.Quiet = true
+	benchKafka(&cfg)
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +149,63 @@ func TestBenchShort(t *testing.T) {
 		t.Error("the good stories' commands did not all arrive")
 	}
 
-	// The run's keys are gone.
-	n, err := deleteKeys(context.Background(), redisClient(t, cfg.RedisURL), "bench-"+rep.RunID+"*")
-	if err != nil || n != 0 {
-		t.Errorf("keys of the run left in Redis: %d (%v)", n, err)
+	sv := rep.Servers
+	if !sv.Redis.Own || sv.Redis.AppendOnly != "yes" || sv.Redis.AppendFsync != "always" || sv.Redis.Version == "unknown" {
+		t.Errorf("redis: %+v, want the bench's own, appendonly yes, appendfsync always, with a version", sv.Redis)
+	}
+	if sv.Kafka.Version == "" || sv.Kafka.Kind == "" {
+		t.Errorf("kafka: %+v, want a kind and a version", sv.Kafka)
+	}
+	u := rep.Host.Load
+	positive("machine busy during the load", u.MachineBusy)
+	positive("bench process CPU during the load", u.Bench)
+	if len(rep.Scale) != 0 {
+		t.Errorf("%d scale-out rows with one member count", len(rep.Scale))
+	}
+}
+
+// TestStoriesMixTopics checks the scheduler under a producer slower than
+// the lanes (the flat-out bench): after a few seconds every 50 ms of events
+// holds every topic, rather than the lanes moving through their stories in
+// step (all paying, then all asking for refunds, ...), which would leave
+// topics quiet for seconds.
+func TestStoriesMixTopics(t *testing.T) {
+	p := rules.DefaultPolicy()
+	kinds := storyKinds(10 * time.Second)
+	if err := countCommands(kinds, p, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(1, 2))
+	// 2,000 lanes could give 6,667 events/s; the producer takes 2,000.
+	st := newStories(kinds, "test", "", 2000, 300*time.Millisecond, start, rng)
+	const tick, perTick = 10 * time.Millisecond, 20
+	topics := []string{rules.TopicOrders, rules.TopicDeliveries, rules.TopicChats, rules.TopicRefundRequests}
+	window := map[string]int{}
+	for i := range 1000 { // 10 s
+		now := start.Add(time.Duration(i) * tick)
+		for range perTick {
+			ev, ok := st.next(now)
+			if !ok {
+				break // the lanes' staggered start
+			}
+			window[ev.typ.Topic()]++
+		}
+		if i%5 < 4 {
+			continue
+		}
+		if i >= 300 { // from 3 s on
+			for _, topic := range topics {
+				if window[topic] == 0 {
+					t.Fatalf("at %v: no %s event in 50 ms (%v)", now.Sub(start), topic, window)
+				}
+			}
+		}
+		clear(window)
+	}
+	cmds, _ := st.stop()
+	if cmds == 0 {
+		t.Error("stories cut short owe no deadline commands")
 	}
 }
 

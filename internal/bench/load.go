@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -324,18 +325,31 @@ func phaseOf(runID, order string) int {
 
 // stories is the scheduler of the load phase: it picks the next story of
 // each lane by weight and says when each lane's next event is due.
+//
+// Lanes whose next event is due are served in random order, not oldest
+// first: served in turn, every lane would be at the same step of its story
+// at once (all paying, then all asking for refunds, ...), and a topic that
+// none of those steps writes would fall quiet for seconds. The processor
+// holds a partition's events while one of its topics is quiet, up to its
+// idle time (docs/events.md, Watermark), so such waves would measure the
+// idle time, not the processor. Served at random, the lanes drift apart
+// within their first stories and every topic has traffic, as in production.
 type stories struct {
 	kinds  []*storyKind
 	total  int
 	rng    *rand.Rand
-	runID  string
+	prefix string // of the order IDs: the run's load phase, and the step's tag
 	gap    time.Duration
-	lanes  laneHeap
+	lanes  laneHeap       // lanes whose next event is not due yet, by when it is
+	ready  []*lane        // lanes whose next event is due
 	counts map[string]int // stories started, by kind
 }
 
-func newStories(kinds []*storyKind, runID string, lanes int, gap time.Duration, start time.Time, rng *rand.Rand) *stories {
-	s := &stories{kinds: kinds, rng: rng, runID: runID, gap: gap, counts: map[string]int{}}
+// newStories returns the scheduler of lanes lanes, starting staggered over
+// the gap from start. tag tells the order IDs of one load step from
+// another's.
+func newStories(kinds []*storyKind, runID, tag string, lanes int, gap time.Duration, start time.Time, rng *rand.Rand) *stories {
+	s := &stories{kinds: kinds, rng: rng, prefix: orderPrefix(runID, phaseLoad) + tag, gap: gap, counts: map[string]int{}}
 	for _, k := range kinds {
 		s.total += k.weight
 	}
@@ -361,56 +375,62 @@ func (s *stories) pick() *storyKind {
 // stop ends the load: every lane stops, in the middle of its story if need
 // be, and the deadline commands the cut stories still give are returned.
 func (s *stories) stop() (deadlineCmds, deadlineRulings int) {
-	for _, l := range s.lanes {
+	for _, l := range slices.Concat([]*lane(s.lanes), s.ready) {
 		if l.kind != nil && l.step > 0 {
 			deadlineCmds += l.kind.prefixDeadlineCmds[l.step]
 			deadlineRulings += l.kind.prefixDeadlineRulings[l.step]
 		}
 	}
-	s.lanes = nil
+	s.lanes, s.ready = nil, nil
 	return deadlineCmds, deadlineRulings
 }
 
-// next returns the next event of a lane that is ready at now, or false.
+// next returns the next event of a lane that is ready at now, chosen at
+// random among them, or false when none is.
 func (s *stories) next(now time.Time) (ev producedEvent, ok bool) {
-	if len(s.lanes) > 0 {
-		l := s.lanes[0]
-		if l.readyAt.After(now) {
-			return ev, false
-		}
-		if l.kind == nil {
-			l.kind = s.pick()
-			s.counts[l.kind.name]++
-			l.seq++
-			l.step = 0
-			l.order = storyOrder{
-				id:     orderPrefix(s.runID, phaseLoad) + strconv.Itoa(l.id) + "-" + strconv.Itoa(l.seq),
-				amount: 1000 + s.rng.Int64N(300000),
-			}
-		}
-		st := l.kind.steps[l.step]
-		var data map[string]any
-		if st.data != nil {
-			data = st.data(&l.order, now)
-		}
-		id := l.order.eventID(l.step)
-		ev = producedEvent{
-			id: id, order: l.order.id, typ: st.typ, at: now, phase: phaseLoad,
-			value: encodeEvent(id, l.order.id, st.typ, now, data), cmds: l.kind.eventCmds[l.step],
-		}
-		l.step++
-		if l.step == len(l.kind.steps) {
-			ev.deadlineRulings = l.kind.deadlineRulings
-			ev.deadlineCmds = l.kind.deadlineCmds
-			l.kind = nil
-			l.readyAt = now // the next story is another order
-		} else {
-			l.readyAt = now.Add(s.gap + l.kind.steps[l.step].after)
-		}
-		heap.Fix(&s.lanes, 0)
-		return ev, true
+	for len(s.lanes) > 0 && !s.lanes[0].readyAt.After(now) {
+		s.ready = append(s.ready, heap.Pop(&s.lanes).(*lane))
 	}
-	return ev, false
+	if len(s.ready) == 0 {
+		return ev, false
+	}
+	i := s.rng.IntN(len(s.ready))
+	l := s.ready[i]
+	last := len(s.ready) - 1
+	s.ready[i], s.ready[last] = s.ready[last], nil
+	s.ready = s.ready[:last]
+
+	if l.kind == nil {
+		l.kind = s.pick()
+		s.counts[l.kind.name]++
+		l.seq++
+		l.step = 0
+		l.order = storyOrder{
+			id:     s.prefix + strconv.Itoa(l.id) + "-" + strconv.Itoa(l.seq),
+			amount: 1000 + s.rng.Int64N(300000),
+		}
+	}
+	st := l.kind.steps[l.step]
+	var data map[string]any
+	if st.data != nil {
+		data = st.data(&l.order, now)
+	}
+	id := l.order.eventID(l.step)
+	ev = producedEvent{
+		id: id, order: l.order.id, typ: st.typ, at: now, phase: phaseLoad,
+		value: encodeEvent(id, l.order.id, st.typ, now, data), cmds: l.kind.eventCmds[l.step],
+	}
+	l.step++
+	if l.step == len(l.kind.steps) {
+		ev.deadlineRulings = l.kind.deadlineRulings
+		ev.deadlineCmds = l.kind.deadlineCmds
+		l.kind = nil
+		l.readyAt = now // the next story is another order
+	} else {
+		l.readyAt = now.Add(s.gap + l.kind.steps[l.step].after)
+	}
+	heap.Push(&s.lanes, l)
+	return ev, true
 }
 
 // producedEvent is an event on its way to Kafka, and what it should cause.
@@ -427,12 +447,12 @@ type producedEvent struct {
 	hostile                       hostileKind
 }
 
-// message is the event as written to Kafka, on the topic of its type (the
-// run's own when topicPrefix is set) unless it names one.
+// message is the event as written to Kafka: on the topic it names, else
+// on its type's, either with the run's own topicPrefix (external Kafka).
 func (e producedEvent) message(topicPrefix string) kafka.Message {
 	t := e.topic
 	if t == "" {
-		t = topicPrefix + e.typ.Topic()
+		t = e.typ.Topic()
 	}
-	return kafka.Message{Topic: t, Key: []byte(e.order), Value: e.value}
+	return kafka.Message{Topic: topicPrefix + t, Key: []byte(e.order), Value: e.value}
 }

@@ -204,3 +204,26 @@ func (o *observer) samples(phase int) (latency, lateness []float64) {
 	p := &o.ph[phase]
 	return append([]float64(nil), p.latency...), append([]float64(nil), p.lateness...)
 }
+
+// sampleCounts returns how many latency and lateness samples a phase has:
+// where the next step's begin.
+func (o *observer) sampleCounts(phase int) (latency, lateness int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.ph[phase].latency), len(o.ph[phase].lateness)
+}
+
+// minus returns the counts of p less those of an earlier snapshot of the
+// same phase: what one step of it saw.
+func (p phaseObs) minus(before phaseObs) phaseObs {
+	p.expectEventCmds -= before.expectEventCmds
+	p.seenEventCmds -= before.seenEventCmds
+	p.expectDeadlineCmds -= before.expectDeadlineCmds
+	p.expectDeadlineRulings -= before.expectDeadlineRulings
+	p.seenDeadlineCmds -= before.seenDeadlineCmds
+	p.seenDeadlineRulings -= before.seenDeadlineRulings
+	p.commands -= before.commands
+	p.rejections -= before.rejections
+	p.overLimit -= before.overLimit
+	return p
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -14,7 +15,10 @@ import (
 
 // profiler takes the processor's CPU profile over the middle of the load
 // phase, and its allocation and heap profiles after it, into a directory
-// (--profile): `go tool pprof DIR/cpu.pprof`.
+// (--profile): `go tool pprof DIR/cpu.pprof`. Over the same window it takes
+// the bench process's own CPU profile (bench-cpu.pprof): on a small machine
+// the producer, the observer and the in-process servers share the CPUs
+// with the processor, and what they cost is part of what the run measures.
 type profiler struct {
 	dir  string
 	addr string
@@ -32,7 +36,18 @@ func (p *profiler) start(ctx context.Context, delay, d time.Duration) {
 		case <-ctx.Done():
 			return
 		}
+		self, err := os.Create(filepath.Join(p.dir, "bench-cpu.pprof"))
+		if err != nil {
+			p.err = fmt.Errorf("bench: profile the bench process: %w", err)
+			return
+		}
+		defer self.Close()
+		if err := pprof.StartCPUProfile(self); err != nil {
+			p.err = fmt.Errorf("bench: profile the bench process: %w", err)
+			return
+		}
 		p.err = p.fetch(ctx, "profile?seconds="+strconv.Itoa(max(1, int(d.Seconds()))), "cpu.pprof")
+		pprof.StopCPUProfile()
 	})
 }
 

@@ -2,14 +2,11 @@ package bench
 
 import (
 	"fmt"
-	"io"
-	"maps"
 	"math"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/disputed/disputed/internal/netaddr"
@@ -23,8 +20,10 @@ type report struct {
 	Seed      uint64          `json:"seed"`
 	StartedAt time.Time       `json:"started_at"`
 	Config    configJSON      `json:"config"`
+	Servers   serversReport   `json:"servers"`
 	Headline  headline        `json:"headline"`
 	Load      loadReport      `json:"load"`
+	Scale     []scaleRow      `json:"scale_out,omitempty"`
 	Deadlines deadlineReport  `json:"deadlines"`
 	Processor processorReport `json:"processor"`
 	Redis     redisReport     `json:"redis"`
@@ -42,6 +41,7 @@ type configJSON struct {
 	Gap              string  `json:"gap"`
 	MaxBacklog       int     `json:"max_backlog"`
 	Partitions       int     `json:"partitions"`
+	Members          []int   `json:"members"`
 	Kafka            string  `json:"kafka"`
 	NATS             string  `json:"nats"`
 	Redis            string  `json:"redis"`
@@ -124,6 +124,7 @@ type loadReport struct {
 	EndToEndEventsPerSec        float64        `json:"end_to_end_events_per_s"`
 	ProducerLaneLimitedShare    float64        `json:"producer_lane_limited_share"`
 	ProducerBacklogLimitedShare float64        `json:"producer_backlog_limited_share"`
+	MaxBacklog                  int64          `json:"max_backlog_seen"`
 	Stories                     map[string]int `json:"stories"`
 	Commands                    int            `json:"commands"`
 	CommandsPerEvent            float64        `json:"commands_per_event"`
@@ -268,6 +269,83 @@ type preloadReport struct {
 type hostReport struct {
 	LoadBenchCPUSeconds float64 `json:"load_bench_cpu_seconds"`
 	LoadRedisCPUSeconds float64 `json:"load_redis_cpu_seconds"`
+	// Load is the CPU used from the start of the load phase until every
+	// event was consumed.
+	Load cpuUse `json:"load_cpu"`
+}
+
+// serversReport says what the run ran on.
+type serversReport struct {
+	Kafka kafkaInfo `json:"kafka"`
+	Redis redisInfo `json:"redis"`
+	NATS  string    `json:"nats"`
+}
+
+func (r *report) setServers(e *env) {
+	r.Servers = serversReport{Kafka: e.kafkaInfo, Redis: e.redisInfo, NATS: r.Config.NATS}
+	if e.redis != nil {
+		r.Config.Redis = "redis-server of the bench's own, " + netaddr.Redact(e.redisURL)
+	}
+}
+
+// scaleRow is one step of the scale-out: the load on a number of members.
+type scaleRow struct {
+	Members                     int     `json:"members"`
+	PartitionsOwned             []int   `json:"partitions_owned"`
+	Events                      int64   `json:"events"`
+	Seconds                     float64 `json:"seconds"`
+	EventsPerSec                float64 `json:"events_per_s"`
+	Speedup                     float64 `json:"speedup"` // against the first step
+	Complete                    bool    `json:"complete"`
+	LatencyMs                   quant   `json:"event_to_command_latency_ms"`
+	ProducerBacklogLimitedShare float64 `json:"producer_backlog_limited_share"`
+	ProducerLaneLimitedShare    float64 `json:"producer_lane_limited_share"`
+	AvgBatchSize                float64 `json:"avg_batch_size"`
+	CPU                         cpuUse  `json:"cpu"`
+	// CPU microseconds per event, by whom: the processors together, each
+	// server, the bench process, and the whole machine.
+	MicrosPerEvent cpuPerEvent `json:"cpu_us_per_event"`
+	Limit          string      `json:"limit"`
+}
+
+type cpuPerEvent struct {
+	Processors float64 `json:"processors"`
+	Redis      float64 `json:"redis"`
+	Kafka      float64 `json:"kafka"`
+	Bench      float64 `json:"bench_process"`
+	Machine    float64 `json:"machine"`
+}
+
+func newScaleRow(members int, owned []int, l *loadReport, u cpuUse) scaleRow {
+	row := scaleRow{
+		Members: members, PartitionsOwned: owned, Events: l.EventsProduced, Seconds: l.ProcessedSeconds,
+		EventsPerSec: l.EndToEndEventsPerSec, Complete: l.Complete, LatencyMs: l.LatencyMs,
+		ProducerBacklogLimitedShare: l.ProducerBacklogLimitedShare, ProducerLaneLimitedShare: l.ProducerLaneLimitedShare,
+		AvgBatchSize: l.ProcessorMetrics.AvgBatchSize, CPU: u,
+	}
+	if n := float64(l.EventsProduced); n > 0 {
+		row.MicrosPerEvent = cpuPerEvent{
+			Processors: u.MembersTotal / n * 1e6, Redis: u.Redis / n * 1e6, Kafka: u.Kafka / n * 1e6,
+			Bench: u.Bench / n * 1e6, Machine: u.MachineBusy / n * 1e6,
+		}
+	}
+	return row
+}
+
+// scaleLimit says what most likely bounded a step: the CPUs when the
+// machine was busy nearly all the time, else the producer when it ran out
+// of ready orders, else waiting (round trips to the servers, the merge).
+func scaleLimit(row scaleRow, rate float64) string {
+	switch {
+	case row.CPU.MachineShare >= 0.9:
+		return fmt.Sprintf("CPU: the machine was %.0f%% busy", 100*row.CPU.MachineShare)
+	case rate > 0:
+		return "the producer's --rate"
+	case row.ProducerLaneLimitedShare > 0.2:
+		return "the producer: too few orders ready (raise --orders)"
+	default:
+		return fmt.Sprintf("not the CPU (the machine was %.0f%% busy): the processors waited", 100*row.CPU.MachineShare)
+	}
 }
 
 func newReport(c config) *report {
@@ -280,7 +358,7 @@ func newReport(c config) *report {
 	}
 	r := &report{StartedAt: time.Now().UTC(), Config: configJSON{
 		Duration: c.Duration.String(), Orders: c.Orders, Rate: c.Rate, Gap: c.Gap.String(), MaxBacklog: c.MaxBacklog,
-		Partitions: c.Partitions, Kafka: kafkaDesc, NATS: natsDesc, Redis: netaddr.Redact(c.RedisURL),
+		Partitions: c.Partitions, Members: c.Members, Kafka: kafkaDesc, NATS: natsDesc, Redis: netaddr.Redact(c.RedisURL),
 		Deadlines: c.Deadlines, DeadlineSpread: c.DeadlineSpread.String(), EvidenceWindow: c.EvidenceWindow.String(),
 		MaxBatch: c.MaxBatch, BadShare: c.BadShare, OpenDisputes: c.OpenDisputes, PendingDeadlines: c.PendingDeadlines,
 		CPUs: numCPU(),
@@ -316,120 +394,13 @@ func (r *report) finish() {
 		r.Headline.CombinedCeilingEventsPerSec = comb
 		r.Headline.ShareOfCombinedCeiling = r.Load.EndToEndEventsPerSec / comb
 	}
+	for i := range r.Scale {
+		if r.Scale[0].EventsPerSec > 0 {
+			r.Scale[i].Speedup = r.Scale[i].EventsPerSec / r.Scale[0].EventsPerSec
+		}
+		r.Scale[i].Limit = scaleLimit(r.Scale[i], r.Config.Rate)
+	}
 	if r.Load.ProducerLaneLimitedShare > 0.2 && r.Config.Rate == 0 {
 		r.note("the producer ran out of ready orders %.0f%% of the time: the processor was not saturated; raise --orders", 100*r.Load.ProducerLaneLimitedShare)
 	}
-}
-
-func (r *report) printTable(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k string, format string, args ...any) {
-		fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprintf(format, args...))
-	}
-	head := func(s string) { fmt.Fprintf(tw, "%s\t\n", s) }
-	ms := func(q quant) string {
-		if q.Count == 0 {
-			return "(none)"
-		}
-		return fmt.Sprintf("p50 %.0f  p99 %.0f  max %.0f ms  (n=%d)", q.P50, q.P99, q.Max, q.Count)
-	}
-	c := r.Config
-	fmt.Fprintf(tw, "disputed bench %s: %s load, rate %s, %d orders, %d partitions, %d CPUs; kafka %s, nats %s, redis %s\n",
-		r.RunID, c.Duration, rateString(c.Rate), c.Orders, c.Partitions, c.CPUs, c.Kafka, c.NATS, c.Redis)
-	h := r.Headline
-	head("headline")
-	row("end-to-end", "%.0f events/s", h.EndToEndEventsPerSec)
-	if h.LowestCeiling != "" {
-		row("lowest ceiling", "%s, %.0f events/s", h.LowestCeiling, h.LowestCeilingEventsPerSec)
-		row("share of lowest ceiling", "%.0f%%", 100*h.ShareOfLowestCeiling)
-	}
-	if h.CombinedCeilingEventsPerSec > 0 {
-		row("combined ceiling (one CPU pool)", "%.0f events/s; end-to-end is %.0f%% of it", h.CombinedCeilingEventsPerSec, 100*h.ShareOfCombinedCeiling)
-	}
-	l := r.Load
-	head("load (mixed stories)")
-	row("events produced", "%d in %.1fs; all consumed and their commands seen after %.1fs", l.EventsProduced, l.ProduceSeconds, l.ProcessedSeconds)
-	row("producer limited by", "backlog %.0f%%, ready orders %.0f%% of the time", 100*l.ProducerBacklogLimitedShare, 100*l.ProducerLaneLimitedShare)
-	row("commands", "%d (%.2f per good event); event commands %d/%d, deadline commands %d/%d; complete %v",
-		l.Commands, l.CommandsPerEvent, l.SeenEventCommands, l.ExpectedEventCommands, l.SeenDeadlineCommands, l.ExpectedDeadlineCommands, l.Complete)
-	row("event-to-command latency", "%s", ms(l.LatencyMs))
-	row("  of which producing (a write)", "%s", ms(l.ProduceCallMs))
-	row("story deadline lateness", "%s", ms(l.StoryDeadlineLatenessMs))
-	printPhaseMetrics(row, l.ProcessorMetrics)
-	if len(l.Stories) > 0 {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(l.Stories)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, l.Stories[k]))
-		}
-		row("stories", "%s", strings.Join(parts, ", "))
-	}
-	if d := r.Deadlines; d.Deadlines > 0 {
-		head(fmt.Sprintf("deadlines (%d evidence deadlines due within %.0fs)", d.Deadlines, d.SpreadSeconds))
-		if a := d.ArmedSecondsBeforeFirstDue; a >= 0 {
-			row("armed", "all %.1fs before the first was due (setup %.1fs)", a, d.SetupSeconds)
-		} else {
-			row("armed", "the last %.1fs after the first was due: arming overlapped firing (setup %.1fs)", -a, d.SetupSeconds)
-		}
-		row("rulings", "%d/%d; complete %v", d.Rulings, d.ExpectedRulings, d.Complete)
-		row("lateness (ruling seen - due)", "%s", ms(d.LatenessMs))
-		row("lateness (processor metric)", "%s (fired %d)", ms(d.MetricLatenessMs), d.MetricFired)
-		printPhaseMetrics(row, d.ProcessorMetrics)
-	}
-	p := r.Processor
-	head("processor (child process)")
-	row("CPU", "%.1fs in all, %.1fs during the load (%.0f µs per event)", p.CPUSeconds, p.LoadCPUSeconds, p.LoadCPUMicrosPerEvent)
-	row("peak RSS", "%.1f MiB (%.1f MiB after the load)", float64(p.PeakRSSBytes)/(1<<20), float64(p.RSSAfterLoadBytes)/(1<<20))
-	row("errors", "batch %d, publish %d; rebalances %d; log lines %v", p.BatchErrors, p.PublishErrors, p.Rebalances, p.LogLines)
-	row("host CPU during the load", "bench process (kfake, NATS, producer, observer) %.1fs, Redis %.1fs", r.Host.LoadBenchCPUSeconds, r.Host.LoadRedisCPUSeconds)
-	rd := r.Redis
-	head("redis memory")
-	row("per open dispute", "%.0f bytes (order hash %.0f + status index %.0f; %d sampled of %d open)", rd.BytesPerDispute, rd.OrderHashBytes, rd.StatusIndexBytesPerDispute, rd.SampledDisputes, rd.OpenDisputes)
-	row("per pending deadline", "%.0f bytes (timers sorted sets / %d members)", rd.BytesPerDeadline, rd.PendingDeadlines)
-	row("used_memory delta", "%.0f bytes per dispute with its deadline", rd.UsedMemoryDeltaPerDisputeWithDeadline)
-	ce := r.Ceilings
-	head("ceilings (same run, processor stopped)")
-	row("kafka read (Client.Fetch)", "%.0f events/s (%d messages in %.2fs)", ce.KafkaReadEventsPerSec, ce.KafkaMessages, ce.KafkaSeconds)
-	row("redis save (state.Redis.Save)", "%.0f events/s (%d events, %d saves of ~%d in %.2fs)", ce.RedisSaveEventsPerSec, ce.RedisEvents, ce.RedisSaves, ce.RedisBatchSize, ce.RedisSeconds)
-	row("jetstream publish (runs of 256)", "%.0f commands/s = %.0f events/s (%d commands in %.2fs)", ce.JetStreamCommandsPerSec, ce.JetStreamEventsPerSec, ce.JetStreamCommands, ce.JetStreamSeconds)
-	if bi := r.BadInput; bi.Share > 0 {
-		head(fmt.Sprintf("bad input (share %.2f)", bi.Share))
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(bi.Produced)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, bi.Produced[k]))
-		}
-		row("produced", "%s", strings.Join(parts, ", "))
-		row("dead letters", "%d in the DLQ topic, %d expected (processor metric %d)", bi.DeadLetters, bi.ExpectedDeadLetters, bi.MetricDeadLettered)
-		row("rejections", "%d seen: %d not allowed (%d expected), %d over a per-order limit (of %d applied-or-limited)",
-			bi.Rejections, bi.Rejections-bi.OverLimitRejections, bi.ExpectedRejections, bi.OverLimitRejections, bi.ExpectedApplied)
-		row("flooded order's state", "%d bytes after %d chats", bi.FloodOrderStateBytes, bi.Produced[hostileNames[floodChat]])
-		row("good commands all arrived", "%v", bi.GoodCommandsAllArrived)
-		if bi.OversizedSent > 0 {
-			outcome := bi.OversizedOutcome
-			if bi.OversizedProduceError != "" {
-				outcome = "not produced: " + bi.OversizedProduceError
-			}
-			row("oversized probe", "%d × %d bytes: %s", bi.OversizedSent, bi.OversizedBytes, outcome)
-		}
-	}
-	if pl := r.Preload; pl.OpenDisputes > 0 {
-		head("preload")
-		row("open disputes", "%d with %d pending deadlines in Redis, written in %.1fs (%.0f bytes each by used_memory)", pl.OpenDisputes, pl.PendingDeadlinesInRedis, pl.Seconds, pl.UsedMemoryPerDispute)
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(tw, "note: %s\n", n)
-	}
-	tw.Flush()
-}
-
-func printPhaseMetrics(row func(string, string, ...any), pm phaseMetrics) {
-	if pm.Batches == 0 {
-		return
-	}
-	row("batches (processor metric)", "%d, %.1f events each; duration p50 %.1f p99 %.1f mean %.1f ms; busy %.1fs",
-		pm.Batches, pm.AvgBatchSize, pm.BatchMs.P50, pm.BatchMs.P99, pm.BatchMs.Mean, pm.BatchBusySeconds)
-	var parts []string
-	for _, op := range []string{"load", "save", "due"} {
-		parts = append(parts, fmt.Sprintf("%s %.1fs/%d", op, pm.RedisSeconds[op], pm.RedisCalls[op]))
-	}
-	row("redis time/calls", "%s; nats publish %.1fs/%d runs, %d published", strings.Join(parts, ", "), pm.PublishSeconds, pm.PublishRuns, pm.Published)
 }

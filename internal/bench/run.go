@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,13 +19,13 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-// run is one `disputed bench`: its servers, the processor under test,
+// run is one `disputed bench`: its servers, the processors under test,
 // the producer and the observer, and the report they fill.
 type run struct {
 	cfg     config
 	log     *slog.Logger
 	env     *env
-	child   *child
+	fleet   *fleet
 	obs     *observer
 	w       *kafka.Writer
 	policy  rules.Policy
@@ -35,7 +35,7 @@ type run struct {
 	rep     *report
 
 	produced atomic.Int64 // messages Kafka took, all phases
-	consumed atomic.Int64 // the processor's disputed_events_total, last scraped
+	consumed atomic.Int64 // the processors' disputed_events_total, last scraped
 
 	hostileProduced [nHostileKinds]int
 	writeMs         []float64       // produce call durations of the load phase
@@ -83,8 +83,10 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 		}
 		b.rep.Redis.KeysDeleted += n
 	}()
-	log.Info("bench: servers up", "run", runID, "kafka", e.brokers, "nats", e.natsURL,
-		"redis", netaddr.Redact(e.redisURL), "redis_prefix", e.prefix, "partitions", cfg.Partitions)
+	b.rep.setServers(e)
+	log.Info("bench: servers up", "run", runID, "kafka", e.brokers, "kafka_version", e.kafkaInfo.Version,
+		"nats", e.natsURL, "redis", netaddr.Redact(e.redisURL), "redis_version", e.redisInfo.Version,
+		"redis_appendfsync", e.redisInfo.AppendFsync, "redis_prefix", e.prefix, "partitions", cfg.Partitions)
 
 	if cfg.OpenDisputes > 0 {
 		if err := b.preload(ctx); err != nil {
@@ -103,9 +105,12 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 	}
 	defer stopObs()
 
+	// BatchSize is also the room kafka-go allocates for every batch, of
+	// every partition, of every write: at 20,000 the producer's small
+	// writes spent a third of the bench process's CPU clearing memory.
 	b.w = &kafka.Writer{
 		Addr: kafka.TCP(e.brokers...), Transport: e.transport, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 20000, MaxAttempts: 3,
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 1000, MaxAttempts: 3,
 		WriteTimeout: 30 * time.Second,
 	}
 	if e.maxMessage > 0 {
@@ -113,19 +118,12 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 	}
 	defer b.w.Close()
 
-	b.child, err = startChild(ctx, exe, e, cfg)
-	if err != nil {
-		return nil, err
-	}
+	b.fleet = &fleet{exe: exe, env: e, cfg: cfg}
 	defer func() {
-		if err := b.child.stop(15 * time.Second); err != nil {
+		if err := b.fleet.stop(15 * time.Second); err != nil {
 			log.Warn("bench: processor exit", "err", err)
 		}
 	}()
-	if err := b.child.waitReady(ctx, time.Minute); err != nil {
-		return nil, err
-	}
-	log.Info("bench: processor ready", "pid", b.child.pid, "http", b.child.httpAddr, "log", b.child.logPath)
 
 	pctx, stopPoll := context.WithCancel(ctx)
 	var pollWG sync.WaitGroup
@@ -136,24 +134,37 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 	}()
 
 	res := &b.rep.Processor
-	cpu0, _ := procCPU(b.child.pid)
-	self0, _ := procCPU(os.Getpid())
-	redis0 := redisCPU(ctx, e.rdb)
-
-	if err := b.loadPhase(ctx); err != nil {
-		return b.rep, b.failed(err)
-	}
-	cpu1, _ := procCPU(b.child.pid)
-	self1, _ := procCPU(os.Getpid())
-	redis1 := redisCPU(ctx, e.rdb)
-	res.LoadCPUSeconds = (cpu1 - cpu0).Seconds()
-	b.rep.Host.LoadBenchCPUSeconds = (self1 - self0).Seconds()
-	b.rep.Host.LoadRedisCPUSeconds = redis1 - redis0
-	if n := b.rep.Load.EventsProduced; n > 0 {
-		res.LoadCPUMicrosPerEvent = res.LoadCPUSeconds / float64(n) * 1e6
-	}
-	if rss, err := procStatusKB(b.child.pid, "VmRSS"); err == nil {
-		res.RSSAfterLoadBytes = rss << 10
+	start := b.sample(ctx)
+	for step, n := range cfg.Members {
+		owned, err := b.fleet.grow(ctx, n)
+		if err != nil {
+			return b.rep, b.failed(err)
+		}
+		log.Info("bench: processors ready", "members", n, "partitions_owned", owned, "logs", b.fleet.logPaths())
+		lr := &b.rep.Load
+		if step > 0 {
+			lr = &loadReport{}
+		}
+		u, err := b.loadPhase(ctx, step, lr)
+		if err != nil {
+			return b.rep, b.failed(err)
+		}
+		if step == 0 {
+			res.LoadCPUSeconds = u.MembersTotal
+			if n := lr.EventsProduced; n > 0 {
+				res.LoadCPUMicrosPerEvent = u.MembersTotal / float64(n) * 1e6
+			}
+			b.rep.Host.Load = u
+			b.rep.Host.LoadBenchCPUSeconds, b.rep.Host.LoadRedisCPUSeconds = u.Bench, u.Redis
+			for _, c := range b.fleet.list() {
+				if rss, err := procStatusKB(c.pid, "VmRSS"); err == nil {
+					res.RSSAfterLoadBytes = max(res.RSSAfterLoadBytes, rss<<10)
+				}
+			}
+		}
+		if len(cfg.Members) > 1 {
+			b.rep.Scale = append(b.rep.Scale, newScaleRow(n, owned, lr, u))
+		}
 	}
 
 	if cfg.Deadlines > 0 {
@@ -167,12 +178,13 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 		}
 	}
 
-	cpu2, _ := procCPU(b.child.pid)
-	res.CPUSeconds = (cpu2 - cpu0).Seconds()
-	if hwm, err := procStatusKB(b.child.pid, "VmHWM"); err == nil {
-		res.PeakRSSBytes = hwm << 10
+	res.CPUSeconds = use(start, b.sample(ctx), numCPU()).MembersTotal
+	for _, c := range b.fleet.list() {
+		if hwm, err := procStatusKB(c.pid, "VmHWM"); err == nil {
+			res.PeakRSSBytes = max(res.PeakRSSBytes, hwm<<10)
+		}
 	}
-	if m, err := b.child.metrics(ctx); err == nil {
+	if m, err := b.fleet.metrics(ctx); err == nil {
 		res.EventsConsumed = int64(m.sum("disputed_events_total", nil))
 		res.BatchErrors = int64(m.sum("disputed_batch_errors_total", nil))
 		res.PublishErrors = int64(m.sum("disputed_publish_errors_total", nil))
@@ -180,11 +192,11 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 	}
 	stopPoll()
 	pollWG.Wait()
-	if err := b.child.stop(15 * time.Second); err != nil {
-		b.rep.note("the processor did not exit cleanly: %v", err)
+	if err := b.fleet.stop(15 * time.Second); err != nil {
+		b.rep.note("a processor did not exit cleanly: %v", err)
 	}
-	res.LogLines = b.child.logLevelCounts()
-	b.log.Info("bench: processor stopped; measuring the ceilings")
+	res.LogLines = b.fleet.logLevelCounts()
+	b.log.Info("bench: processors stopped; measuring the ceilings")
 
 	if err := b.ceilings(ctx); err != nil {
 		return b.rep, err
@@ -193,9 +205,9 @@ func measure(ctx context.Context, cfg config, exe string, log *slog.Logger) (*re
 	return b.rep, nil
 }
 
-// failed adds the processor's log tail to a phase's error.
+// failed adds the processors' log tails to a phase's error.
 func (b *run) failed(err error) error {
-	return fmt.Errorf("%w\nthe processor's log (last lines of %s):\n%s", err, b.child.logPath, b.child.logTail(15))
+	return fmt.Errorf("%w\nthe processors' logs (last lines of %s):\n%s", err, strings.Join(b.fleet.logPaths(), ", "), b.fleet.logTail(15))
 }
 
 // pollConsumed scrapes the processor's event counter, for the flat-out
@@ -204,7 +216,7 @@ func (b *run) pollConsumed(ctx context.Context) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if m, err := b.child.metrics(ctx); err == nil {
+		if m, err := b.fleet.metrics(ctx); err == nil {
 			b.consumed.Store(int64(m.sum("disputed_events_total", nil)))
 		}
 		select {
@@ -265,14 +277,14 @@ func (p *pacer) take(now time.Time) int {
 
 func (p *pacer) spend(n int) { p.sent += int64(n) }
 
-// produceFlat writes events as fast as the processor consumes them, within
-// --max-backlog.
-func (b *run) produceFlat(ctx context.Context, n int, build func(i int, now time.Time) producedEvent) error {
+// produceFlat writes n events as fast as the processors consume them,
+// within a backlog of limit.
+func (b *run) produceFlat(ctx context.Context, n, limit int, build func(i int, now time.Time) producedEvent) error {
 	for i := 0; i < n; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		budget := min(b.cfg.MaxBacklog-int(b.produced.Load()-b.consumed.Load()), 5000, n-i)
+		budget := min(limit-int(b.produced.Load()-b.consumed.Load()), 5000, n-i)
 		if budget <= 0 {
 			time.Sleep(2 * time.Millisecond)
 			continue

@@ -3,8 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/disputed/disputed/internal/netaddr"
@@ -37,13 +40,18 @@ type env struct {
 
 	kafka      *kfake.Cluster // nil with --kafka-brokers
 	nats       *server.Server // nil with --nats-url
+	redis      *redisServer   // nil with --redis-url
 	transport  *kafka.Transport
 	maxMessage int // the largest message the broker takes (0: unknown)
 	created    bool
+
+	kafkaInfo kafkaInfo
+	redisInfo redisInfo
 }
 
-// kfakeMaxMessage is the embedded broker's message.max.bytes: large enough
-// for the oversized probe, so that it reaches the processor.
+// kfakeMaxMessage is the embedded broker's message.max.bytes, and the
+// max.message.bytes of the topics the bench creates on external brokers:
+// large enough for the oversized probe, so that it reaches the processor.
 const kfakeMaxMessage = 8 << 20
 
 func startEnv(ctx context.Context, cfg config, runID string) (e *env, err error) {
@@ -77,9 +85,19 @@ func startEnv(ctx context.Context, cfg config, runID string) (e *env, err error)
 			return e, fmt.Errorf("bench: %w", err)
 		}
 		e.brokers, e.maxMessage = e.kafka.ListenAddrs(), kfakeMaxMessage
+		e.kafkaInfo = kafkaInfo{Kind: "kfake", Version: kfakeVersion(), VersionFrom: "the bench's build", Brokers: 1}
 	} else {
 		e.brokers = cfg.KafkaBrokers
 		if err := e.createTopics(ctx, cfg.Partitions); err != nil {
+			return e, err
+		}
+		// A real broker answers UNKNOWN_TOPIC_OR_PARTITION or
+		// LEADER_NOT_AVAILABLE for a moment after it created a topic.
+		if err := e.waitTopics(ctx, cfg.Partitions, time.Minute); err != nil {
+			return e, err
+		}
+		e.maxMessage = kfakeMaxMessage
+		if e.kafkaInfo, err = describeKafka(ctx, e, cfg); err != nil {
 			return e, err
 		}
 	}
@@ -95,7 +113,13 @@ func startEnv(ctx context.Context, cfg config, runID string) (e *env, err error)
 	}
 
 	e.redisURL = cfg.RedisURL
-	opts, err := redis.ParseURL(cfg.RedisURL)
+	if e.redisURL == "" {
+		if e.redis, err = startRedisServer(ctx, cfg.RedisServer, filepath.Join(e.dir, "redis")); err != nil {
+			return e, err
+		}
+		e.redisURL = e.redis.url()
+	}
+	opts, err := redis.ParseURL(e.redisURL)
 	if err != nil {
 		return e, fmt.Errorf("bench: --redis-url: %w", err)
 	}
@@ -104,7 +128,12 @@ func startEnv(ctx context.Context, cfg config, runID string) (e *env, err error)
 	opts.ReadTimeout = time.Minute // MEMORY USAGE and UNLINK of big keys
 	e.rdb = redis.NewClient(opts)
 	if err := e.rdb.Ping(ctx).Err(); err != nil {
-		return e, fmt.Errorf("bench: redis %s: %w", netaddr.Redact(cfg.RedisURL), err)
+		return e, fmt.Errorf("bench: redis %s: %w", netaddr.Redact(e.redisURL), err)
+	}
+	e.redisInfo = describeRedis(ctx, e.rdb)
+	if e.redis != nil {
+		e.redisInfo.Own = true
+		e.redisInfo.DirFS = filesystemOf(e.redis.dir)
 	}
 	e.prefix = "bench-" + runID
 	return e, nil
@@ -112,11 +141,13 @@ func startEnv(ctx context.Context, cfg config, runID string) (e *env, err error)
 
 func (e *env) createTopics(ctx context.Context, partitions int) error {
 	c := &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 30 * time.Second, Transport: e.transport}
+	// As on kfake, messages up to 8 MiB, whatever the broker's default.
+	big := []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(kfakeMaxMessage)}}
 	var ts []kafka.TopicConfig
 	for _, t := range e.allTopics() {
-		ts = append(ts, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1})
+		ts = append(ts, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1, ConfigEntries: big})
 	}
-	ts = append(ts, kafka.TopicConfig{Topic: e.dlq, NumPartitions: 1, ReplicationFactor: -1})
+	ts = append(ts, kafka.TopicConfig{Topic: e.dlq, NumPartitions: 1, ReplicationFactor: -1, ConfigEntries: big})
 	res, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: ts})
 	if err != nil {
 		return fmt.Errorf("bench: create topics: %w", err)
@@ -125,6 +156,75 @@ func (e *env) createTopics(ctx context.Context, partitions int) error {
 	for t, err := range res.Errors {
 		if err != nil {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// waitTopics waits until the broker that answers knows every topic of the
+// run with its partitions, each with a leader, and answers ListOffsets for
+// all of them: a real broker answers UNKNOWN_TOPIC_OR_PARTITION or
+// LEADER_NOT_AVAILABLE for a moment after creating a topic, and the
+// producer's first writes would fail on it.
+func (e *env) waitTopics(ctx context.Context, partitions int, timeout time.Duration) error {
+	c := &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 10 * time.Second, Transport: e.transport}
+	want := map[string]int{e.dlq: 1}
+	for _, t := range e.allTopics() {
+		want[t] = partitions
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := topicsReady(ctx, c, want)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("bench: the run's topics are not ready after %v: %w", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// topicsReady checks the topics once: nil when all are ready.
+func topicsReady(ctx context.Context, c *kafka.Client, want map[string]int) error {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: slices.Sorted(maps.Keys(want))})
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	found := map[string]bool{}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("topic %s: %w", t.Name, t.Error)
+		}
+		if len(t.Partitions) != want[t.Name] {
+			return fmt.Errorf("topic %s: %d partitions, want %d", t.Name, len(t.Partitions), want[t.Name])
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return fmt.Errorf("topic %s partition %d: %w", t.Name, p.ID, p.Error)
+			}
+			if p.Leader.Host == "" {
+				return fmt.Errorf("topic %s partition %d: no leader", t.Name, p.ID)
+			}
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+		}
+		found[t.Name] = true
+	}
+	for t := range want {
+		if !found[t] {
+			return fmt.Errorf("topic %s: not in the metadata", t)
+		}
+	}
+	res, err := c.ListOffsets(ctx, req)
+	if err != nil {
+		return fmt.Errorf("list offsets: %w", err)
+	}
+	for t, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return fmt.Errorf("list offsets of %s/%d: %w", t, p.Partition, p.Error)
+			}
 		}
 	}
 	return nil
@@ -146,6 +246,9 @@ func (e *env) close(ctx context.Context) {
 	if e.nats != nil {
 		e.nats.Shutdown()
 		e.nats.WaitForShutdown()
+	}
+	if e.redis != nil {
+		e.redis.stop(10 * time.Second)
 	}
 	if e.kafka != nil {
 		e.kafka.Close()

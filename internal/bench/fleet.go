@@ -1,0 +1,188 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// fleet is the processors under test: the members of one consumer group,
+// each a child process. Members are only added (between the steps of a
+// scale-out), never removed before the end, so that the sums of their
+// counters only grow.
+type fleet struct {
+	exe string
+	env *env
+	cfg config
+
+	mu      sync.Mutex // members grows while the poller scrapes
+	members []*child
+}
+
+// list returns the members so far.
+func (f *fleet) list() []*child {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.members)
+}
+
+// grow starts members until there are n, waits until each is ready, and
+// then until the group has settled with every member owning partitions. It
+// returns the partitions each member owns.
+func (f *fleet) grow(ctx context.Context, n int) ([]int, error) {
+	for len(f.list()) < n {
+		c, err := startChild(ctx, f.exe, f.env, f.cfg, len(f.list())+1)
+		if err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		f.members = append(f.members, c)
+		f.mu.Unlock()
+	}
+	for _, c := range f.list() {
+		if err := c.waitReady(ctx, time.Minute); err != nil {
+			return nil, err
+		}
+	}
+	return f.waitBalanced(ctx, f.cfg.Partitions, time.Minute)
+}
+
+// waitBalanced waits until the members together own every partition, each
+// some, and no member has joined a new generation for a second.
+func (f *fleet) waitBalanced(ctx context.Context, partitions int, timeout time.Duration) ([]int, error) {
+	deadline := time.Now().Add(timeout)
+	var last string
+	var stableSince time.Time
+	members := f.list()
+	for {
+		owned, gens := make([]int, len(members)), make([]int, len(members))
+		var err error
+		for i, c := range members {
+			m, merr := c.metrics(ctx)
+			if merr != nil {
+				err = merr
+				break
+			}
+			owned[i] = int(m.sum("disputed_partitions_owned", nil))
+			gens[i] = int(m.sum("disputed_rebalances_total", nil))
+		}
+		if err == nil && balanced(owned, partitions) {
+			state := fmt.Sprint(owned, gens)
+			if state != last {
+				last, stableSince = state, time.Now()
+			} else if time.Since(stableSince) >= time.Second {
+				return owned, nil
+			}
+		} else {
+			last = ""
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("bench: the group of %d processors did not settle within %v: partitions owned %v (%v)", len(members), timeout, owned, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// balanced reports whether members owning owned partitions each hold every
+// one of partitions once: each owns some, and together all.
+func balanced(owned []int, partitions int) bool {
+	sum := 0
+	for _, n := range owned {
+		if n < 1 {
+			return false
+		}
+		sum += n
+	}
+	return sum == partitions
+}
+
+// metrics scrapes every member and returns the series of all of them
+// together: sums and histograms over the result are the group's.
+func (f *fleet) metrics(ctx context.Context) (promMetrics, error) {
+	var all []promMetrics
+	for _, c := range f.list() {
+		m, err := c.metrics(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, m)
+	}
+	return mergeProm(all...), nil
+}
+
+// mergeProm puts the series of several scrapes into one.
+func mergeProm(ms ...promMetrics) promMetrics {
+	out := promMetrics{}
+	for _, m := range ms {
+		for name, mf := range m {
+			o, ok := out[name]
+			if !ok {
+				o = &dto.MetricFamily{Name: mf.Name, Help: mf.Help, Type: mf.Type}
+				out[name] = o
+			}
+			o.Metric = append(o.Metric, mf.Metric...)
+		}
+	}
+	return out
+}
+
+// stop stops every member at once (one at a time, each leaving would move
+// its partitions to the others first).
+func (f *fleet) stop(grace time.Duration) error {
+	members := f.list()
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i, c := range members {
+		wg.Go(func() {
+			if err := c.stop(grace); err != nil {
+				errs[i] = fmt.Errorf("processor %d: %w", i+1, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// logTail returns the last n lines of each member's log.
+func (f *fleet) logTail(n int) string {
+	var b strings.Builder
+	members := f.list()
+	for i, c := range members {
+		if len(members) > 1 {
+			fmt.Fprintf(&b, "processor %d (%s):\n", i+1, c.logPath)
+		}
+		b.WriteString(c.logTail(n))
+		b.WriteByte('\n')
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// logLevelCounts counts the members' log lines by level.
+func (f *fleet) logLevelCounts() map[string]int {
+	out := make(map[string]int)
+	for _, c := range f.list() {
+		for k, v := range c.logLevelCounts() {
+			out[k] += v
+		}
+	}
+	return out
+}
+
+// logPaths lists the members' logs.
+func (f *fleet) logPaths() []string {
+	var ps []string
+	for _, c := range f.list() {
+		ps = append(ps, c.logPath)
+	}
+	return ps
+}
