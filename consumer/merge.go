@@ -61,8 +61,12 @@ func newMerger(topics int, idle time.Duration) *merger {
 }
 
 // maxQueued bounds the inputs held for one topic: while another topic is
-// awaited, a topic whose queue is full is not fetched further.
-const maxQueued = 20_000
+// awaited, a topic whose queue is full is not fetched further. Ten batches
+// of the default size keep the batches full while the fetchers refill;
+// more would only hold memory while the merge waits for a quiet topic
+// (20,000 made 16 queues of a member hold some 300 MiB when a backfill
+// wrote a million events to one topic).
+const maxQueued = 5_000
 
 // room reports whether topic t may take another chunk.
 func (m *merger) room(t int) bool { return len(m.q[t]) < maxQueued }
