@@ -268,6 +268,17 @@ func TestFiveMinutePath(t *testing.T) {
 	if err != nil || code != 200 || json.Unmarshal([]byte(body), &view) != nil || view.Status != "ruled" {
 		t.Errorf("GET %s = %d %s, %v; want the dispute ruled", url[1], code, body, err)
 	}
+	// Every curl printed answers: a command that 404s is a broken first
+	// five minutes.
+	curls := regexp.MustCompile(`(?m)^  curl -s '?(http://[^'\s]+)'?`).FindAllStringSubmatch(out, -1)
+	if len(curls) < 3 {
+		t.Errorf("%d curl commands printed, want the dispute, the queue and the OpenAPI document:\n%s", len(curls), out)
+	}
+	for _, c := range curls {
+		if code, body, err := get(c[1]); err != nil || code != 200 {
+			t.Errorf("printed curl %s = %d %.200s, %v; want 200", c[1], code, body, err)
+		}
+	}
 
 	cancel()
 	for _, c := range []chan error{done, tailDone} {

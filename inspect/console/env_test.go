@@ -19,6 +19,7 @@ import (
 
 	"github.com/disputed/disputed/inspect"
 	"github.com/disputed/disputed/internal/scenario"
+	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 )
 
@@ -132,37 +133,26 @@ type env struct {
 	srv  *httptest.Server
 	st   *store
 	sub  *submitter
-	logs *bytes.Buffer
+	logs *testserver.Buffer // written by the console's goroutines while a test reads it
 	cfg  Config
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	e := &env{st: &store{st: escalated(t), partition: 3}, sub: &submitter{}, logs: &bytes.Buffer{}}
+	e := &env{st: &store{st: escalated(t), partition: 3}, sub: &submitter{}, logs: &testserver.Buffer{}}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return now }
 	}
 	e.cfg = cfg
 	parts := func(context.Context) (int, error) { return 4, nil }
 	api := inspect.NewAPI(e.st, rules.DefaultPolicy(), parts, inspect.Config{Token: cfg.Token, Open: cfg.Open}, nil)
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := New(cfg, api.Trusted(), e.st, parts, e.sub, log)
 	mux := http.NewServeMux()
 	c.Register(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // client is a browser: a cookie jar, no redirects followed.

@@ -7,36 +7,27 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/disputed/disputed/internal/redisproc"
 )
 
 // redisServer is a redis-server process of the bench's own, on a free
 // loopback port in a directory of the run, persisting as the processor's
 // default durability (--redis-durability fsync) requires: appendonly yes,
-// appendfsync always, no snapshots. It is the same setup as the tests'
-// (internal/testserver), which this package may not import: that one is
-// built on testing.TB.
+// appendfsync always, no snapshots: the same command line as the tests'
+// (internal/redisproc).
 type redisServer struct {
 	addr    string
 	dir     string
 	logPath string
 	cmd     *exec.Cmd
 	exited  chan struct{}
-}
-
-// redisServerArgs are the settings of the bench's own Redis.
-func redisServerArgs(port int, dir string) []string {
-	return []string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no",
-	}
 }
 
 // startRedisServer starts bin (a name on PATH or a path) in dir and waits
@@ -53,8 +44,8 @@ func startRedisServer(ctx context.Context, bin, dir string) (*redisServer, error
 	if err != nil {
 		return nil, fmt.Errorf("bench: pick Redis's port: %w", err)
 	}
-	r := &redisServer{addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, logPath: filepath.Join(dir, "redis.log"), exited: make(chan struct{})}
-	cmd := exec.Command(path, redisServerArgs(port, dir)...)
+	r := &redisServer{addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, logPath: redisproc.LogFile(dir), exited: make(chan struct{})}
+	cmd := exec.Command(path, redisproc.Args(port, dir)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start redis-server: %w", err)

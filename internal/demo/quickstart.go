@@ -86,7 +86,7 @@ func (q Quickstart) Print(out io.Writer) {
 	p("")
 	p("  curl -s%s %s/v1/disputes/ord-1", q.auth(), q.API)
 	p("  curl -s%s '%s/v1/disputes?status=negotiating,under_review,escalated,suspended'", q.auth(), q.API)
-	p("  curl -s %s/v1/openq.API.json    # the API's routes; the event and command schemas are at /v1/schemas/", q.API)
+	p("  curl -s %s/v1/openapi.json    # the API's routes; the event and command schemas are at /v1/schemas/", q.API)
 	p("")
 	p("The reviewers' console: %s/console/", q.API)
 	p("")

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/disputed/disputed/internal/redisproc"
 )
 
 // Redis is a redis-server process the test started, with appendonly on and
@@ -50,12 +52,7 @@ func StartRedis(t testing.TB) *Redis {
 
 func (r *Redis) start(extra ...string) {
 	r.t.Helper()
-	args := []string{
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"), "--daemonize", "no",
-	}
-	args = append(args, r.opts...)
+	args := append(redisproc.Args(r.port, r.dir), r.opts...)
 	cmd := exec.Command(r.bin, append(args, extra...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -71,7 +68,7 @@ func (r *Redis) start(extra ...string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+			log, _ := os.ReadFile(redisproc.LogFile(r.dir))
 			r.t.Fatalf("redis-server on %s did not answer: %v\n%s", r.Addr, err, log)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/disputed/disputed/internal/redisproc"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -370,7 +372,7 @@ func (rc *RedisCluster) Restart(addr string) {
 func (rc *RedisCluster) LogFiles() map[string]string {
 	out := make(map[string]string)
 	for _, r := range rc.Nodes {
-		out[r.Addr] = filepath.Join(r.dir, "redis.log")
+		out[r.Addr] = redisproc.LogFile(r.dir)
 	}
 	return out
 }
