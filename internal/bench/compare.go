@@ -94,9 +94,11 @@ func readReport(file string) (*report, error) {
 	return &r, nil
 }
 
-// compareReports prints the figures of both runs and returns ErrRegressed
-// naming the guarded figures that got worse beyond their tolerance.
-// A figure one of the runs did not measure (zero) is shown, never judged.
+// compareReports prints the figures of both runs. It returns
+// ErrNotComparable when the runs were measured differently, else
+// ErrRegressed naming the guarded figures that got worse beyond their
+// tolerance or that the new run did not measure, and an incomplete new
+// run. An unguarded figure is shown, never judged.
 func compareReports(w io.Writer, old, cur *report) error {
 	fmt.Fprintf(w, "bench compare: %s (%s, %s) -> %s (%s, %s)\n", old.RunID, old.StartedAt.Format("2006-01-02 15:04"), old.Servers.Kafka.Version,
 		cur.RunID, cur.StartedAt.Format("2006-01-02 15:04"), cur.Servers.Kafka.Version)
