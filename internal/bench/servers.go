@@ -3,13 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
+	"github.com/disputed/disputed/internal/kafkatopics"
 	"github.com/disputed/disputed/internal/netaddr"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -174,7 +173,7 @@ func (e *env) waitTopics(ctx context.Context, partitions int, timeout time.Durat
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		err := topicsReady(ctx, c, want)
+		err := kafkatopics.Ready(ctx, c, want)
 		if err == nil {
 			return nil
 		}
@@ -183,51 +182,6 @@ func (e *env) waitTopics(ctx context.Context, partitions int, timeout time.Durat
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// topicsReady checks the topics once: nil when all are ready.
-func topicsReady(ctx context.Context, c *kafka.Client, want map[string]int) error {
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: slices.Sorted(maps.Keys(want))})
-	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
-	}
-	found := map[string]bool{}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, t := range md.Topics {
-		if t.Error != nil {
-			return fmt.Errorf("topic %s: %w", t.Name, t.Error)
-		}
-		if len(t.Partitions) != want[t.Name] {
-			return fmt.Errorf("topic %s: %d partitions, want %d", t.Name, len(t.Partitions), want[t.Name])
-		}
-		for _, p := range t.Partitions {
-			if p.Error != nil {
-				return fmt.Errorf("topic %s partition %d: %w", t.Name, p.ID, p.Error)
-			}
-			if p.Leader.Host == "" {
-				return fmt.Errorf("topic %s partition %d: no leader", t.Name, p.ID)
-			}
-			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
-		}
-		found[t.Name] = true
-	}
-	for t := range want {
-		if !found[t] {
-			return fmt.Errorf("topic %s: not in the metadata", t)
-		}
-	}
-	res, err := c.ListOffsets(ctx, req)
-	if err != nil {
-		return fmt.Errorf("list offsets: %w", err)
-	}
-	for t, ps := range res.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return fmt.Errorf("list offsets of %s/%d: %w", t, p.Partition, p.Error)
-			}
-		}
-	}
-	return nil
 }
 
 func (e *env) allTopics() []string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/disputed/disputed/internal/embedded"
+	"github.com/disputed/disputed/internal/kafkatopics"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -100,24 +101,14 @@ func startRealKafka(t testing.TB, brokers []string, partitions int, topics []str
 			t.Logf("delete the test's topics: %v", err)
 		}
 	})
-	// A real broker answers UNKNOWN_TOPIC_OR_PARTITION or
-	// LEADER_NOT_AVAILABLE for a moment after a topic was created.
-	WaitUntil(t, 30*time.Second, "the new topics have leaders", func() bool {
-		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
-		if err != nil || len(md.Topics) != len(names) {
-			return false
-		}
-		for _, tp := range md.Topics {
-			if tp.Error != nil || len(tp.Partitions) != partitions {
-				return false
-			}
-			for _, p := range tp.Partitions {
-				if p.Error != nil || p.Leader.Port == 0 {
-					return false
-				}
-			}
-		}
-		return true
+	// A real broker answers UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE
+	// or NOT_LEADER_OR_FOLLOWER for a moment after a topic was created.
+	want := make(map[string]int, len(names))
+	for _, n := range names {
+		want[n] = partitions
+	}
+	WaitUntil(t, 30*time.Second, "the new topics are served", func() bool {
+		return kafkatopics.Ready(ctx, client, want) == nil
 	})
 	return k
 }
@@ -197,6 +188,12 @@ func (k *Kafka) ReadAll(ctx context.Context, t testing.TB, topic string, partiti
 			res, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic(topic), Partition: p, Offset: offset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond})
 			if err == nil && res.Error != nil {
 				err = res.Error
+			}
+			// A broker that moved a leader, or is still making itself one,
+			// says so with a retriable error: ask again, as a consumer would.
+			if kerr, ok := errors.AsType[kafka.Error](err); ok && kerr.Temporary() && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
 			}
 			if err != nil {
 				t.Fatalf("fetch %s/%d: %v", topic, p, err)
