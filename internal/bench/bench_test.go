@@ -31,6 +31,28 @@ func benchKafka(cfg *config) {
 	}
 }
 
+// measureShort runs a short bench of cfg on the tests' broker (when set)
+// and logs its table; a run that fails fails the test.
+func measureShort(t *testing.T, cfg config, exe string, timeout time.Duration) *report {
+	t.Helper()
+	benchKafka(&cfg)
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	rep, err := measure(ctx, cfg, exe, slog.New(slog.DiscardHandler))
+	if rep != nil {
+		var b strings.Builder
+		rep.printTable(&b)
+		t.Logf("report:\n%s", b.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 // needRedisServer skips the test without redis-server (REDIS_SERVER, or
 // on PATH, as the bench starts it), except in CI.
 func needRedisServer(t *testing.T) {
@@ -69,22 +91,7 @@ func TestBenchShort(t *testing.T) {
 	cfg.DrainTimeout = 30 * time.Second
 	cfg.Seed = 7
 	cfg.Quiet = true
-	benchKafka(&cfg)
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	rep, err := measure(ctx, cfg, exe, slog.New(slog.DiscardHandler))
-	if rep != nil {
-		var b strings.Builder
-		rep.printTable(&b)
-		t.Logf("report:\n%s", b.String())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := measureShort(t, cfg, exe, 2*time.Minute)
 
 	positive := func(name string, v float64) {
 		t.Helper()

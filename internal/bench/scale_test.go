@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,21 +39,7 @@ func TestBenchScaleShort(t *testing.T) {
 	cfg.DrainTimeout = 30 * time.Second
 	cfg.Seed = 11
 	cfg.Quiet = true
-	benchKafka(&cfg)
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	rep, err := measure(ctx, cfg, exe, slog.New(slog.DiscardHandler))
-	if rep != nil {
-		var b strings.Builder
-		rep.printTable(&b)
-		t.Logf("report:\n%s", b.String())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := measureShort(t, cfg, exe, 3*time.Minute)
 	if len(rep.Scale) != 2 {
 		t.Fatalf("%d scale-out rows, want 2", len(rep.Scale))
 	}
