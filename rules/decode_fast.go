@@ -226,23 +226,34 @@ func (p *fastParser) strings(dst **[]string) bool {
 		*dst = nil
 		return true
 	}
+	out := []string{}
+	if !p.array(func() bool {
+		s, ok := p.plainString()
+		out = append(out, s)
+		return ok
+	}) {
+		return false
+	}
+	*dst = &out
+	return true
+}
+
+// array reads an array, calling elem at each element, as object does at
+// each field.
+func (p *fastParser) array(elem func() bool) bool {
 	if p.i >= len(p.b) || p.b[p.i] != '[' {
 		return false
 	}
 	p.i++
 	p.ws()
-	out := []string{}
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
-		*dst = &out
 		return true
 	}
 	for {
-		s, ok := p.plainString()
-		if !ok {
+		if !elem() {
 			return false
 		}
-		out = append(out, s)
 		p.ws()
 		if p.i >= len(p.b) {
 			return false
@@ -253,7 +264,6 @@ func (p *fastParser) strings(dst **[]string) bool {
 			p.ws()
 		case ']':
 			p.i++
-			*dst = &out
 			return true
 		default:
 			return false
@@ -287,31 +297,7 @@ func (p *fastParser) skip(depth int) bool {
 		p.seen = seen
 		return ok
 	case c == '[':
-		p.i++
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == ']' {
-			p.i++
-			return true
-		}
-		for {
-			if !p.skip(depth + 1) {
-				return false
-			}
-			p.ws()
-			if p.i >= len(p.b) {
-				return false
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-				p.ws()
-			case ']':
-				p.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return p.array(func() bool { return p.skip(depth + 1) })
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.skipNumber()
 	default:
