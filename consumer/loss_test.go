@@ -245,34 +245,12 @@ func TestGuardHoldsWhatALossDecidesAgain(t *testing.T) {
 	}
 }
 
-// gatheredWith sums a metric's series that have the label value.
-func gatheredWith(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value && m.Counter != nil {
-					sum += m.Counter.GetValue()
-				}
-			}
-		}
-	}
-	return sum
-}
-
 // TestRedisFailoverToReplica kills the Redis primary under load and
 // promotes one of its two replicas, which the other then follows; a proxy,
-// as a Service would, sends the processor to the new primary. With durability replicas every save waited for the
-// replica, so nothing acknowledged is lost; with fsync the replica may lag
-// and lose the last batches, which are detected and read again. Either way
+// as a Service would, sends the processor to the new primary. With
+// durability replicas every save waited for the replica, so nothing
+// acknowledged is lost; with fsync the replica may lag and lose the last
+// batches, which are detected and read again. Either way
 // JetStream ends with exactly replay's commands, each once.
 func TestRedisFailoverToReplica(t *testing.T) {
 	for _, mode := range []string{state.DurabilityReplicas, state.DurabilityFsync} {

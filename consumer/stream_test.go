@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 )
@@ -220,6 +222,13 @@ func TestDeadlineFiresAfterRestart(t *testing.T) {
 // gathered sums a metric family's values (a histogram's sample counts).
 func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
+	return gatheredWith(t, reg, name, "", "")
+}
+
+// gatheredWith sums the values of a metric family's series that have the
+// label value; with label "", of every series.
+func gatheredWith(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +239,11 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label != "" && !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+				return l.GetName() == label && l.GetValue() == value
+			}) {
+				continue
+			}
 			switch {
 			case m.Histogram != nil:
 				sum += float64(m.Histogram.GetSampleCount())
