@@ -32,17 +32,25 @@ type Redis struct {
 	opts []string
 }
 
+// redisServer is the redis-server binary the tests run: REDIS_SERVER, or
+// redis-server on PATH.
+func redisServer(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("REDIS_SERVER"); bin != "" {
+		return bin
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		unavailable(t, "redis-server is not installed (.ci/run installs it): %v", err)
+	}
+	return bin
+}
+
 // StartRedis starts redis-server (REDIS_SERVER, or redis-server on PATH) on
 // a free port in a temporary directory. It is killed when the test ends.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	bin := os.Getenv("REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			unavailable(t, "redis-server is not installed (.ci/run installs it): %v", err)
-		}
-	}
+	bin := redisServer(t)
 	r := &Redis{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.start()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -37,13 +36,7 @@ const RedisClusterNodeTimeout = 2 * time.Second
 // ends.
 func StartRedisCluster(t testing.TB) *RedisCluster {
 	t.Helper()
-	bin := os.Getenv("REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			unavailable(t, "redis-server is not installed (.ci/run installs it): %v", err)
-		}
-	}
+	bin := redisServer(t)
 	cli, err := exec.LookPath(filepath.Join(filepath.Dir(bin), "redis-cli"))
 	if err != nil {
 		if cli, err = exec.LookPath("redis-cli"); err != nil {
