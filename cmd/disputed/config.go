@@ -109,6 +109,15 @@ type NATSConfig struct {
 	Replicas          int // of each stream
 }
 
+// conn is how run and tail connect: the server and its credentials,
+// draining for at most drain when the connection closes.
+func (n *NATSConfig) conn(drain time.Duration) producer.ConnConfig {
+	return producer.ConnConfig{
+		URL: n.URL, Creds: n.Creds, NKey: n.NKey, User: n.User, Password: n.Password,
+		TLSCA: n.TLSFiles.CA, TLSCert: n.TLSFiles.Cert, TLSKey: n.TLSFiles.Key, DrainTimeout: drain,
+	}
+}
+
 // TLSFiles names PEM files; all empty means the system's roots and no
 // client certificate.
 type TLSFiles struct {

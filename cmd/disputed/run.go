@@ -112,10 +112,7 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	}
 
 	n := cfg.NATS
-	nc, err := producer.Connect(producer.ConnConfig{
-		URL: n.URL, Creds: n.Creds, NKey: n.NKey, User: n.User, Password: n.Password,
-		TLSCA: n.TLSFiles.CA, TLSCert: n.TLSFiles.Cert, TLSKey: n.TLSFiles.Key, DrainTimeout: cfg.ShutdownGrace,
-	}, log)
+	nc, err := producer.Connect(n.conn(cfg.ShutdownGrace), log)
 	if err != nil {
 		return err
 	}

@@ -59,10 +59,7 @@ func tailCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nc, err := producer.Connect(producer.ConnConfig{
-		URL: n.URL, Creds: n.Creds, NKey: n.NKey, User: n.User, Password: n.Password,
-		TLSCA: n.TLSFiles.CA, TLSCert: n.TLSFiles.Cert, TLSKey: n.TLSFiles.Key, DrainTimeout: time.Second,
-	}, log)
+	nc, err := producer.Connect(n.conn(time.Second), log)
 	if err != nil {
 		return err
 	}
