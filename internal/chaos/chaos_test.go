@@ -247,8 +247,8 @@ func (c *chaos) dueWhileDown(ref chaosRef) int {
 
 func runChaos(t *testing.T, cfg chaosConfig, setup chaosSetup) {
 	c := &chaos{t: t, setup: setup}
-	c.kills = &chaosFault{env: "KILLS", label: "kills", count: cfg.kills, plan: c.planKill}
-	c.joins = &chaosFault{env: "JOINS", label: "member joins", count: cfg.joins, plan: c.planJoin}
+	c.kills = &chaosFault{env: "KILLS", label: "kills", on: "members", count: cfg.kills, plan: c.planKill}
+	c.joins = &chaosFault{env: "JOINS", label: "member joins", on: "joiner", count: cfg.joins, plan: c.planJoin}
 	c.faults = append(append([]*chaosFault{c.kills}, setup.faults(c)...), c.joins)
 	cfg = cfg.settings(t, c.faults)
 	c.cfg = cfg

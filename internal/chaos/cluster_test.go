@@ -101,10 +101,10 @@ func (s *clusterSetup) flags() []string {
 const clusterReady = time.Minute
 
 func (s *clusterSetup) faults(c *chaos) []*chaosFault {
-	stops := &chaosFault{env: "BROKER_STOPS", label: "partition leader broker stops", count: chaosCount{1, 3}}
-	failovers := &chaosFault{env: "REDIS_FAILOVERS", label: "Redis failovers (CLUSTER FAILOVER)", count: chaosCount{1, 3}}
-	kills := &chaosFault{env: "REDIS_KILLS", label: "Redis primary kills", count: chaosCount{1, 3}}
-	natsKills := &chaosFault{env: "NATS_KILLS", label: "NATS server kills", count: chaosCount{1, 3}}
+	stops := &chaosFault{env: "BROKER_STOPS", label: "partition leader broker stops", on: "kafka", count: chaosCount{1, 3}}
+	failovers := &chaosFault{env: "REDIS_FAILOVERS", label: "Redis failovers (CLUSTER FAILOVER)", on: "redis", count: chaosCount{1, 3}}
+	kills := &chaosFault{env: "REDIS_KILLS", label: "Redis primary kills", on: "redis", count: chaosCount{1, 3}}
+	natsKills := &chaosFault{env: "NATS_KILLS", label: "NATS server kills", on: "nats", count: chaosCount{1, 3}}
 
 	stops.plan = func(i int, r *chaosRand) []faultStep {
 		topic, partition := chaosTopics[r.IntN(len(chaosTopics))], r.IntN(chaosPartitions)

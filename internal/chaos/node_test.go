@@ -63,9 +63,9 @@ func (s *nodeSetup) flags() []string {
 }
 
 func (s *nodeSetup) faults(c *chaos) []*chaosFault {
-	restarts := &chaosFault{env: "REDIS_RESTARTS", label: "Redis restarts", count: chaosCount{1, 5}}
-	losses := &chaosFault{env: "REDIS_LOSSES", label: "Redis losses of the last writes", count: chaosCount{1, 3}}
-	nats := &chaosFault{env: "NATS_RESTARTS", label: "NATS restarts", count: chaosCount{1, 5}}
+	restarts := &chaosFault{env: "REDIS_RESTARTS", label: "Redis restarts", on: "redis", count: chaosCount{1, 5}}
+	losses := &chaosFault{env: "REDIS_LOSSES", label: "Redis losses of the last writes", on: "redis", count: chaosCount{1, 3}}
+	nats := &chaosFault{env: "NATS_RESTARTS", label: "NATS restarts", on: "nats", count: chaosCount{1, 5}}
 	// Every other Redis and NATS outage outlasts the clients' own retries
 	// (go-redis: about a second; a JetStream publish waits 5s for its ack),
 	// so that the processor's retries and the outbox are what recover.

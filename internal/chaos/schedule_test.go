@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 )
@@ -12,6 +13,11 @@ import (
 type chaosFault struct {
 	env   string // the setting of its count, after the run's prefix: KILLS
 	label string // in the log and the summary: "kills"
+	// on names what the fault's steps act on ("redis", "members"): two
+	// faults on one thing never overlap, or the second would act on what
+	// the first took away (a snapshot of a killed Redis, a kill of a
+	// member that is down).
+	on    string
 	count chaosCount
 	want  int // the count of this run
 	done  int // counted by the fault's own steps
@@ -32,6 +38,8 @@ type faultStep struct {
 type chaosAction struct {
 	at    time.Duration
 	fault int
+	on    string        // what the fault acts on
+	last  bool          // the fault's last step
 	after time.Duration // the step's offset in its fault
 	what  string
 	do    func()
@@ -59,8 +67,11 @@ func (c *chaos) schedule() []chaosAction {
 			busy := steps[len(steps)-1].after + time.Second
 			slot := (to - from) / time.Duration(f.want)
 			at := from + time.Duration(i)*slot + time.Duration(r.Int64N(int64(max(slot-busy, 0))+1))
-			for _, s := range steps {
-				acts = append(acts, chaosAction{at: at + s.after, fault: n, after: s.after, what: s.what, do: s.do})
+			for j, s := range steps {
+				acts = append(acts, chaosAction{
+					at: at + s.after, fault: n, on: f.on, last: j == len(steps)-1,
+					after: s.after, what: s.what, do: s.do,
+				})
 			}
 			n++
 		}
@@ -74,31 +85,91 @@ func (c *chaos) schedule() []chaosAction {
 // never the steps of one fault towards one another: a step that ran late
 // moves its fault's later steps by as much, so that a member that joins
 // stays its time before it leaves, and a server stays down as long as
-// planned.
+// planned. The slots keep faults on one thing apart, but a late step can
+// push a fault into the next one's slot: that one then begins
+// chaosFaultGap after the first has ended.
 func (c *chaos) runSchedule(acts []chaosAction) {
-	began := make(map[int]time.Duration) // fault -> when it began, as its last step ran
-	for len(acts) > 0 {
-		next := 0
-		due := func(a chaosAction) time.Duration {
-			if t, ok := began[a.fault]; ok {
-				return max(a.at, t+a.after)
-			}
-			return a.at
-		}
-		for i, a := range acts {
-			if due(a) < due(acts[next]) {
-				next = i
-			}
-		}
-		a := acts[next]
-		acts = append(acts[:next], acts[next+1:]...)
-		if d := time.Until(c.start.Add(due(a))); d > 0 {
+	q := newChaosQueue(acts)
+	for q.len() > 0 {
+		a, due := q.next()
+		if d := time.Until(c.start.Add(due)); d > 0 {
 			c.sleep(d)
 		}
-		began[a.fault] = max(began[a.fault], time.Since(c.start)-a.after)
+		q.begin(a, time.Since(c.start))
 		a.do()
+		q.done(a, time.Since(c.start))
 	}
 }
+
+// chaosQueue orders the actions of a schedule as they run.
+type chaosQueue struct {
+	acts  []chaosAction
+	began map[int]time.Duration    // fault -> when it began, as its last step ran
+	open  map[string]int           // thing -> the fault on it that has begun and not ended
+	freed map[string]time.Duration // thing -> when its last fault ended
+}
+
+func newChaosQueue(acts []chaosAction) *chaosQueue {
+	return &chaosQueue{
+		acts:  slices.Clone(acts),
+		began: make(map[int]time.Duration),
+		open:  make(map[string]int),
+		freed: make(map[string]time.Duration),
+	}
+}
+
+func (q *chaosQueue) len() int { return len(q.acts) }
+
+// due returns when a may run, or false while another fault holds what it
+// acts on.
+func (q *chaosQueue) due(a chaosAction) (time.Duration, bool) {
+	if t, ok := q.began[a.fault]; ok {
+		return max(a.at, t+a.after), true
+	}
+	if a.on == "" {
+		return a.at, true
+	}
+	if f, ok := q.open[a.on]; ok && f != a.fault {
+		return 0, false
+	}
+	if t, ok := q.freed[a.on]; ok {
+		return max(a.at, t+chaosFaultGap), true
+	}
+	return a.at, true
+}
+
+// next takes the action due first out of the queue. An open fault's next
+// step is always ready, so there is one.
+func (q *chaosQueue) next() (chaosAction, time.Duration) {
+	next, nextDue := -1, time.Duration(0)
+	for i, a := range q.acts {
+		if d, ok := q.due(a); ok && (next < 0 || d < nextDue) {
+			next, nextDue = i, d
+		}
+	}
+	a := q.acts[next]
+	q.acts = slices.Delete(q.acts, next, next+1)
+	return a, nextDue
+}
+
+// begin records that a runs now, since the start of the run.
+func (q *chaosQueue) begin(a chaosAction, now time.Duration) {
+	q.began[a.fault] = max(q.began[a.fault], now-a.after)
+	if a.on != "" {
+		q.open[a.on] = a.fault
+	}
+}
+
+// done records that a has run; its fault ends with its last step.
+func (q *chaosQueue) done(a chaosAction, now time.Duration) {
+	if a.last && a.on != "" {
+		delete(q.open, a.on)
+		q.freed[a.on] = now
+	}
+}
+
+// chaosFaultGap is the least time between two faults on one thing.
+const chaosFaultGap = time.Second
 
 // chaosRecovery is a server's recovery from a fault, which the run waits
 // for in the background while the schedule goes on.
@@ -192,7 +263,11 @@ func (c *chaos) planKill(i int, r *chaosRand) []faultStep {
 		m = c.members[r.IntN(len(c.members))]
 	}
 	return []faultStep{
-		{0, "kill " + m.role, func() { c.killMember(m) }},
+		{0, "kill " + m.role, func() {
+			if c.killMember(m) {
+				c.kills.done++
+			}
+		}},
 		{down, "start " + m.role, func() { c.startMember(m) }},
 	}
 }
@@ -208,15 +283,16 @@ func (c *chaos) planJoin(i int, r *chaosRand) []faultStep {
 	}
 }
 
-func (c *chaos) killMember(m *chaosMember) {
+// killMember SIGKILLs the member's process and reports whether one ran.
+func (c *chaos) killMember(m *chaosMember) bool {
 	if m.ch == nil {
 		c.note("kill %s: not running, skipped", m.role)
-		return
+		return false
 	}
 	c.kill(m.ch)
 	m.ch = nil
-	c.kills.done++
 	c.track()
+	return true
 }
 
 func (c *chaos) startMember(m *chaosMember) {
