@@ -85,17 +85,20 @@ func (a *API) register(mux *http.ServeMux, bearer bool) {
 	mux.Handle("GET /v1/schemas/{name}", a.document("schema", contractSchema))
 }
 
-// apiError is an error answer: a stable code and a message for people.
-type apiError struct {
-	status  int
+// Error is an error answer of the API, and of the console that shares its
+// form: the HTTP status, a stable code for programs and a message for
+// people.
+type Error struct {
+	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
 
-func (e *apiError) Error() string { return e.Message }
+func (e *Error) Error() string { return e.Message }
 
-func errorf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+// Errorf returns an Error with the message formatted as fmt.Sprintf does.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // route wraps a handler with authentication (the bearer token, unless the
@@ -106,21 +109,21 @@ func (a *API) route(name string, bearer bool, h func(*http.Request) (any, error)
 		status := http.StatusOK
 		var body any
 		if err := a.authorize(r, bearer); err != nil {
-			status, body = err.status, err
+			status, body = err.Status, err
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="disputed"`)
 			}
 		} else {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			v, err := h(r)
-			var ae *apiError
+			var ae *Error
 			switch {
 			case err == nil:
 				body = v
 			case errors.As(err, &ae):
-				status, body = ae.status, ae
+				status, body = ae.Status, ae
 			default:
-				status, body = http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, "unavailable", "%v", err)
+				status, body = http.StatusServiceUnavailable, Errorf(http.StatusServiceUnavailable, "unavailable", "%v", err)
 			}
 		}
 		a.requests.WithLabelValues(name, strconv.Itoa(status)).Inc()
@@ -132,7 +135,7 @@ func (a *API) route(name string, bearer bool, h func(*http.Request) (any, error)
 	})
 }
 
-func (a *API) authorize(r *http.Request, bearer bool) *apiError {
+func (a *API) authorize(r *http.Request, bearer bool) *Error {
 	if !bearer {
 		return nil
 	}
@@ -140,11 +143,11 @@ func (a *API) authorize(r *http.Request, bearer bool) *apiError {
 		if a.cfg.Open {
 			return nil
 		}
-		return errorf(http.StatusForbidden, "forbidden", "the API is disabled: set DISPUTED_API_TOKEN to enable it")
+		return Errorf(http.StatusForbidden, "forbidden", "the API is disabled: set DISPUTED_API_TOKEN to enable it")
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Token)) != 1 {
-		return errorf(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+		return Errorf(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 	}
 	return nil
 }
@@ -191,7 +194,7 @@ func timelineOf(s rules.State) []timelineEntry {
 func (a *API) find(r *http.Request) (rules.State, int, error) {
 	order := r.PathValue("order_id")
 	if err := rules.ValidOrderID(order); err != nil {
-		return rules.State{}, 0, errorf(http.StatusBadRequest, "bad_order_id", "%v", err)
+		return rules.State{}, 0, Errorf(http.StatusBadRequest, "bad_order_id", "%v", err)
 	}
 	n, err := a.partitions(r.Context())
 	if err != nil {
@@ -202,7 +205,7 @@ func (a *API) find(r *http.Request) (rules.State, int, error) {
 		return rules.State{}, 0, err
 	}
 	if !ok {
-		return rules.State{OrderID: order}, 0, errorf(http.StatusNotFound, "not_found", "no order %s", order)
+		return rules.State{OrderID: order}, 0, Errorf(http.StatusNotFound, "not_found", "no order %s", order)
 	}
 	return s, p, nil
 }
@@ -234,17 +237,17 @@ type previewView struct {
 func (a *API) preview(r *http.Request) (any, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "too_large", "the body is over %d bytes or unreadable: %v", maxBody, err)
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "too_large", "the body is over %d bytes or unreadable: %v", maxBody, err)
 	}
 	e, err := rules.Decode(b)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "invalid_event", "%v", err)
+		return nil, Errorf(http.StatusBadRequest, "invalid_event", "%v", err)
 	}
 	if e.OrderID != r.PathValue("order_id") {
-		return nil, errorf(http.StatusBadRequest, "invalid_event", "the event's subject %q is not the order %q of the path", e.OrderID, r.PathValue("order_id"))
+		return nil, Errorf(http.StatusBadRequest, "invalid_event", "the event's subject %q is not the order %q of the path", e.OrderID, r.PathValue("order_id"))
 	}
 	s, _, err := a.find(r)
-	var ae *apiError
+	var ae *Error
 	if errors.As(err, &ae) && ae.Code == "not_found" && e.Type == rules.TypeOrderPaid {
 		s, err = rules.State{}, nil
 	}
@@ -253,7 +256,7 @@ func (a *API) preview(r *http.Request) (any, error) {
 	}
 	d, err := a.policy.Apply(s, e, e.Time)
 	if errors.Is(err, rules.ErrInvalidEvent) {
-		return nil, errorf(http.StatusUnprocessableEntity, "invalid_event", "%v", err)
+		return nil, Errorf(http.StatusUnprocessableEntity, "invalid_event", "%v", err)
 	}
 	if err != nil {
 		return nil, err
@@ -279,7 +282,7 @@ func (a *API) list(r *http.Request) (any, error) {
 	for s := range strings.SplitSeq(q.Get("status"), ",") {
 		st := rules.Status(strings.TrimSpace(s))
 		if !st.Open() {
-			return nil, errorf(http.StatusBadRequest, "bad_status", "status must be one or more (comma-separated) of %s", openStatusList())
+			return nil, Errorf(http.StatusBadRequest, "bad_status", "status must be one or more (comma-separated) of %s", openStatusList())
 		}
 		statuses = append(statuses, st)
 	}
@@ -288,7 +291,7 @@ func (a *API) list(r *http.Request) (any, error) {
 		for c := range strings.SplitSeq(v, ",") {
 			cat := rules.Category(strings.TrimSpace(c))
 			if !slices.Contains(categories, cat) {
-				return nil, errorf(http.StatusBadRequest, "bad_category", "category must be one or more (comma-separated) of %s", categoryList())
+				return nil, Errorf(http.StatusBadRequest, "bad_category", "category must be one or more (comma-separated) of %s", categoryList())
 			}
 			cats = append(cats, cat)
 		}
@@ -297,7 +300,7 @@ func (a *API) list(r *http.Request) (any, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
-			return nil, errorf(http.StatusBadRequest, "bad_limit", "limit must be 1 to %d", maxLimit)
+			return nil, Errorf(http.StatusBadRequest, "bad_limit", "limit must be 1 to %d", maxLimit)
 		}
 		limit = n
 	}
@@ -307,7 +310,7 @@ func (a *API) list(r *http.Request) (any, error) {
 	}
 	items, next, err := a.page(r.Context(), statuses, cats, n, q.Get("cursor"), limit)
 	if errors.Is(err, rules.ErrBadCursor) {
-		return nil, errorf(http.StatusBadRequest, "bad_cursor", "%v", err)
+		return nil, Errorf(http.StatusBadRequest, "bad_cursor", "%v", err)
 	}
 	if err != nil {
 		return nil, err

@@ -32,7 +32,7 @@ func (a *API) document(name string, get func(*http.Request) ([]byte, string, boo
 			a.requests.WithLabelValues(name, strconv.Itoa(http.StatusNotFound)).Inc()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(errorf(http.StatusNotFound, "not_found", "no schema %s: see /v1/openapi.json for the list", r.PathValue("name")))
+			json.NewEncoder(w).Encode(Errorf(http.StatusNotFound, "not_found", "no schema %s: see /v1/openapi.json for the list", r.PathValue("name")))
 			return
 		}
 		a.requests.WithLabelValues(name, "200").Inc()

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -103,7 +102,7 @@ func New(cfg Config, api http.Handler, orders Orders, partitions inspect.Partiti
 	mux.Handle("POST /console/api/disputes/{order_id}/preview", c.authed(c.preview))
 	mux.Handle("POST /console/api/disputes/{order_id}/decisions", c.authed(c.decide))
 	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errorf(http.StatusNotFound, "not_found", "no such page or call"))
+		writeError(w, inspect.Errorf(http.StatusNotFound, "not_found", "no such page or call"))
 	})
 
 	// Browsers say where a request comes from: a state-changing request
@@ -184,21 +183,8 @@ func (c *Console) files() http.Handler {
 	})
 }
 
-// apiError is an error answer, in the API's form: a stable code and a
-// message for people.
-type apiError struct {
-	status  int
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string { return e.Message }
-
-func errorf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.status, e) }
+// writeError answers e in the API's form.
+func writeError(w http.ResponseWriter, e *inspect.Error) { writeJSON(w, e.Status, e) }
 
 // writeJSON answers v as JSON. encoding/json escapes <, > and & in strings,
 // so an answer is inert even where a browser would take it for HTML.

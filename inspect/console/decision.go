@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/disputed/disputed/inspect"
 	"github.com/disputed/disputed/rules"
 )
 
@@ -61,7 +62,7 @@ func sourceOf(reviewer string) string { return "console/" + reviewer }
 // readDecision reads and checks the form, and encodes its event for the
 // order, by the reviewer, at now. The event is checked by the engine's own
 // decoder, so what is written is never dead-lettered.
-func readDecision(w http.ResponseWriter, r *http.Request, order, reviewer string, now time.Time) (decision, []byte, *apiError) {
+func readDecision(w http.ResponseWriter, r *http.Request, order, reviewer string, now time.Time) (decision, []byte, *inspect.Error) {
 	var d decision
 	if e := jsonBody(r); e != nil {
 		return d, nil, e
@@ -69,18 +70,18 @@ func readDecision(w http.ResponseWriter, r *http.Request, order, reviewer string
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDecisionBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		return d, nil, errorf(http.StatusBadRequest, "bad_request", "the body must be a decision {\"event_id\", \"refund_amount\", \"articles\", \"note\"}: %v", err)
+		return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_request", "the body must be a decision {\"event_id\", \"refund_amount\", \"articles\", \"note\"}: %v", err)
 	}
 	if !eventIDRE.MatchString(d.EventID) {
-		return d, nil, errorf(http.StatusBadRequest, "bad_event_id", "event_id must be \"console-\" and 32 lower-case hex digits, drawn once per decision")
+		return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_event_id", "event_id must be \"console-\" and 32 lower-case hex digits, drawn once per decision")
 	}
 	if d.RefundAmount == nil || *d.RefundAmount < 0 {
-		return d, nil, errorf(http.StatusBadRequest, "bad_refund_amount", "refund_amount must be given, in minor units, 0 or more")
+		return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_refund_amount", "refund_amount must be given, in minor units, 0 or more")
 	}
 	arts := make([]string, 0, len(d.Articles))
 	for _, a := range d.Articles {
 		if !rules.ValidCitation(a) {
-			return d, nil, errorf(http.StatusBadRequest, "bad_article", "%q is not a citation of the rules text", a)
+			return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_article", "%q is not a citation of the rules text", a)
 		}
 		if !slices.Contains(arts, a) {
 			arts = append(arts, a)
@@ -92,18 +93,18 @@ func readDecision(w http.ResponseWriter, r *http.Request, order, reviewer string
 		Data: reviewData{RefundAmount: *d.RefundAmount, Articles: arts, Note: d.Note},
 	})
 	if err != nil {
-		return d, nil, errorf(http.StatusInternalServerError, "internal", "encode the event: %v", err)
+		return d, nil, inspect.Errorf(http.StatusInternalServerError, "internal", "encode the event: %v", err)
 	}
 	if _, err := rules.Decode(b); err != nil {
-		return d, nil, errorf(http.StatusBadRequest, "invalid_event", "%v", err)
+		return d, nil, inspect.Errorf(http.StatusBadRequest, "invalid_event", "%v", err)
 	}
 	return d, b, nil
 }
 
-func orderOf(r *http.Request) (string, *apiError) {
+func orderOf(r *http.Request) (string, *inspect.Error) {
 	order := r.PathValue("order_id")
 	if err := rules.ValidOrderID(order); err != nil {
-		return "", errorf(http.StatusBadRequest, "bad_order_id", "%v", err)
+		return "", inspect.Errorf(http.StatusBadRequest, "bad_order_id", "%v", err)
 	}
 	return order, nil
 }
@@ -160,16 +161,16 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	n, err := c.partitions(ctx)
 	if err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "%v", err))
+		writeError(w, inspect.Errorf(http.StatusServiceUnavailable, "unavailable", "%v", err))
 		return
 	}
 	st, p, ok, err := c.orders.Find(ctx, order, n)
 	if err != nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "%v", err))
+		writeError(w, inspect.Errorf(http.StatusServiceUnavailable, "unavailable", "%v", err))
 		return
 	}
 	if !ok {
-		writeError(w, errorf(http.StatusNotFound, "not_found", "no order %s", order))
+		writeError(w, inspect.Errorf(http.StatusNotFound, "not_found", "no order %s", order))
 		return
 	}
 	answer := submitted{EventID: d.EventID, Source: sourceOf(s.Reviewer), Partition: p}
@@ -179,7 +180,7 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	if !slices.Contains(reviewable, st.Status) {
-		writeError(w, errorf(http.StatusConflict, "not_reviewable", "order %s is %s; a reviewer decides only a dispute under review or escalated", order, statusName(st.Status)))
+		writeError(w, inspect.Errorf(http.StatusConflict, "not_reviewable", "order %s is %s; a reviewer decides only a dispute under review or escalated", order, statusName(st.Status)))
 		return
 	}
 	if err := c.submit.WriteEvent(ctx, rules.TypeReviewDecided, p, order, ev); err != nil {
@@ -188,7 +189,7 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s session) {
 		if errors.Is(err, ctx.Err()) {
 			status = http.StatusGatewayTimeout
 		}
-		writeError(w, errorf(status, "unavailable", "the decision may not have been written (retry it: it is the same event): %v", err))
+		writeError(w, inspect.Errorf(status, "unavailable", "the decision may not have been written (retry it: it is the same event): %v", err))
 		return
 	}
 	c.log.Info("review decision written", "key", order, "event_id", d.EventID, "reviewer", s.Reviewer,

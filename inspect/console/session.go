@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/disputed/disputed/inspect"
 )
 
 // cookieName is the session cookie. It is HttpOnly (scripts never see it),
@@ -109,13 +111,13 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, session)) ht
 		}
 		s, ok := c.session(r)
 		if !ok {
-			writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "log in first"))
+			writeError(w, inspect.Errorf(http.StatusUnauthorized, "unauthorized", "log in first"))
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			got := r.Header.Get(csrfHeader)
 			if subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
-				writeError(w, errorf(http.StatusForbidden, "csrf", "the request lacks this session's %s header", csrfHeader))
+				writeError(w, inspect.Errorf(http.StatusForbidden, "csrf", "the request lacks this session's %s header", csrfHeader))
 				return
 			}
 		}
@@ -123,8 +125,8 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, session)) ht
 	})
 }
 
-func disabled() *apiError {
-	return errorf(http.StatusForbidden, "forbidden", "the console is disabled: set DISPUTED_API_TOKEN to enable it")
+func disabled() *inspect.Error {
+	return inspect.Errorf(http.StatusForbidden, "forbidden", "the console is disabled: set DISPUTED_API_TOKEN to enable it")
 }
 
 // loginInfo tells the login page what to ask for.
@@ -145,10 +147,10 @@ func (c *Console) sessionInfo(w http.ResponseWriter, _ *http.Request, s session)
 
 // jsonBody refuses a body that is not JSON: a form of another site can
 // post text/plain or form data without asking, but not application/json.
-func jsonBody(r *http.Request) *apiError {
+func jsonBody(r *http.Request) *inspect.Error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return errorf(http.StatusUnsupportedMediaType, "not_json", "the body must be application/json")
+		return inspect.Errorf(http.StatusUnsupportedMediaType, "not_json", "the body must be application/json")
 	}
 	return nil
 }
@@ -172,16 +174,16 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		Token    string `json:"token"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody)).Decode(&req); err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "bad_request", "the body must be {\"reviewer\": ..., \"token\": ...}"))
+		writeError(w, inspect.Errorf(http.StatusBadRequest, "bad_request", "the body must be {\"reviewer\": ..., \"token\": ...}"))
 		return
 	}
 	if !reviewerRE.MatchString(req.Reviewer) {
-		writeError(w, errorf(http.StatusBadRequest, "bad_reviewer", "the reviewer's name must be 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"))
+		writeError(w, inspect.Errorf(http.StatusBadRequest, "bad_reviewer", "the reviewer's name must be 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"))
 		return
 	}
 	if c.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(c.cfg.Token)) != 1 {
 		c.log.Warn("console login refused: wrong token", "reviewer", req.Reviewer, "remote_addr", r.RemoteAddr)
-		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "that is not the API token"))
+		writeError(w, inspect.Errorf(http.StatusUnauthorized, "unauthorized", "that is not the API token"))
 		return
 	}
 	s := session{Reviewer: req.Reviewer, Expires: c.cfg.Now().Add(c.cfg.SessionTTL).Truncate(time.Second).UTC(), CSRF: rand.Text()}
