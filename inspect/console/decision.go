@@ -59,29 +59,32 @@ type reviewData struct {
 // who sent an event.
 func sourceOf(reviewer string) string { return "console/" + reviewer }
 
-// readDecision reads and checks the form, and encodes its event for the
-// order, by the reviewer, at now. The event is checked by the engine's own
-// decoder, so what is written is never dead-lettered.
-func readDecision(w http.ResponseWriter, r *http.Request, order, reviewer string, now time.Time) (decision, []byte, *inspect.Error) {
-	var d decision
-	if e := jsonBody(r); e != nil {
-		return d, nil, e
+// readDecision reads and checks the order in the path and the form, and
+// encodes its event for the order, by the reviewer, at now. The event is
+// checked by the engine's own decoder, so what is written is never
+// dead-lettered.
+func readDecision(w http.ResponseWriter, r *http.Request, reviewer string, now time.Time) (order string, d decision, ev []byte, e *inspect.Error) {
+	if order, e = orderOf(r); e != nil {
+		return "", d, nil, e
+	}
+	if e = jsonBody(r); e != nil {
+		return "", d, nil, e
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDecisionBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_request", "the body must be a decision {\"event_id\", \"refund_amount\", \"articles\", \"note\"}: %v", err)
+		return "", d, nil, inspect.Errorf(http.StatusBadRequest, "bad_request", "the body must be a decision {\"event_id\", \"refund_amount\", \"articles\", \"note\"}: %v", err)
 	}
 	if !eventIDRE.MatchString(d.EventID) {
-		return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_event_id", "event_id must be \"console-\" and 32 lower-case hex digits, drawn once per decision")
+		return "", d, nil, inspect.Errorf(http.StatusBadRequest, "bad_event_id", "event_id must be \"console-\" and 32 lower-case hex digits, drawn once per decision")
 	}
 	if d.RefundAmount == nil || *d.RefundAmount < 0 {
-		return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_refund_amount", "refund_amount must be given, in minor units, 0 or more")
+		return "", d, nil, inspect.Errorf(http.StatusBadRequest, "bad_refund_amount", "refund_amount must be given, in minor units, 0 or more")
 	}
 	arts := make([]string, 0, len(d.Articles))
 	for _, a := range d.Articles {
 		if !rules.ValidCitation(a) {
-			return d, nil, inspect.Errorf(http.StatusBadRequest, "bad_article", "%q is not a citation of the rules text", a)
+			return "", d, nil, inspect.Errorf(http.StatusBadRequest, "bad_article", "%q is not a citation of the rules text", a)
 		}
 		if !slices.Contains(arts, a) {
 			arts = append(arts, a)
@@ -93,12 +96,12 @@ func readDecision(w http.ResponseWriter, r *http.Request, order, reviewer string
 		Data: reviewData{RefundAmount: *d.RefundAmount, Articles: arts, Note: d.Note},
 	})
 	if err != nil {
-		return d, nil, inspect.Errorf(http.StatusInternalServerError, "internal", "encode the event: %v", err)
+		return "", d, nil, inspect.Errorf(http.StatusInternalServerError, "internal", "encode the event: %v", err)
 	}
 	if _, err := rules.Decode(b); err != nil {
-		return d, nil, inspect.Errorf(http.StatusBadRequest, "invalid_event", "%v", err)
+		return "", d, nil, inspect.Errorf(http.StatusBadRequest, "invalid_event", "%v", err)
 	}
-	return d, b, nil
+	return order, d, b, nil
 }
 
 func orderOf(r *http.Request) (string, *inspect.Error) {
@@ -113,12 +116,7 @@ func orderOf(r *http.Request) (string, *inspect.Error) {
 // API's preview of the very event a submission would write (but for its
 // time).
 func (c *Console) preview(w http.ResponseWriter, r *http.Request, s session) {
-	order, e := orderOf(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	_, ev, e := readDecision(w, r, order, s.Reviewer, c.cfg.Now())
+	order, _, ev, e := readDecision(w, r, s.Reviewer, c.cfg.Now())
 	if e != nil {
 		writeError(w, e)
 		return
@@ -148,12 +146,7 @@ var reviewable = []rules.Status{rules.StatusUnderReview, rules.StatusEscalated}
 // decide writes the decision as a review.decided event to the order's
 // partition of the refund-requests topic, keyed by the order ID.
 func (c *Console) decide(w http.ResponseWriter, r *http.Request, s session) {
-	order, e := orderOf(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	d, ev, e := readDecision(w, r, order, s.Reviewer, c.cfg.Now())
+	order, d, ev, e := readDecision(w, r, s.Reviewer, c.cfg.Now())
 	if e != nil {
 		writeError(w, e)
 		return
