@@ -238,11 +238,6 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	str := func(p *string, name, help string) { e.string(fs, p, name, getenv, help) }
 	dur := func(p *time.Duration, name, help string) { e.duration(fs, p, name, envName(name), getenv, help) }
 	boolean := func(p *bool, name, help string) { e.bool(fs, p, name, getenv, help) }
-	files := func(t *TLSFiles, prefix, what string) {
-		str(&t.CA, prefix+"-ca", "PEM `file` of the CAs to trust for "+what+" (default: the system's)")
-		str(&t.Cert, prefix+"-cert", "PEM `file` of the client certificate for "+what)
-		str(&t.Key, prefix+"-key", "PEM `file` of the client certificate's key for "+what)
-	}
 
 	k := &c.Kafka
 	e.list(fs, &k.Brokers, "kafka-brokers", getenv, "comma-separated Kafka `host:port` list")
@@ -256,7 +251,7 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	dur(&k.SessionTimeout, "group-session-timeout", "how long the group waits for a silent member before moving its partitions")
 	dur(&k.RebalanceTimeout, "group-rebalance-timeout", "how long a rebalance may take")
 	boolean(&k.TLS, "kafka-tls", "connect to Kafka with TLS")
-	files(&k.TLSFiles, "kafka-tls", "the Kafka brokers")
+	e.tlsFiles(fs, &k.TLSFiles, "kafka-tls", "the Kafka brokers", getenv)
 	boolean(&k.TLSInsecure, "kafka-tls-insecure", "do not verify the Kafka brokers' certificates (testing only)")
 	str(&k.SASLMechanism, "kafka-sasl-mechanism", "Kafka SASL `mechanism`: plain, scram-sha-256 or scram-sha-512")
 	str(&k.SASLUser, "kafka-sasl-user", "Kafka SASL `user`")
@@ -273,15 +268,8 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	dur(&r.WaitTimeout, "redis-wait-timeout", "with --redis-durability replicas: how long one WAIT waits before it is asked again")
 
 	n := &c.NATS
-	str(&n.URL, "nats-url", "NATS server `URL` (comma-separated for several)")
-	str(&n.Creds, "nats-creds", "NATS credentials `file`")
-	str(&n.NKey, "nats-nkey", "NATS nkey seed `file`")
-	str(&n.User, "nats-user", "NATS `user`")
-	e.secret(fs, &n.Password, "nats-password", getenv, "NATS `password`")
-	files(&n.TLSFiles, "nats-tls", "the NATS server")
+	n.register(fs, e, getenv)
 	boolean(&n.CreateStreams, "create-streams", "create or update the JetStream streams on start")
-	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
-	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
 	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the disputes stream")
 	dur(&n.FinanceDuplicates, "finance-duplicate-window", "JetStream duplicate window of the finance and guard streams: an outage of Redis or NATS shorter than it cannot store a transfer twice")
 	str(&n.GuardStream, "stream-guard", "JetStream `stream` of disputed.guard.>, which refuses a second final ruling of an order")
@@ -309,7 +297,29 @@ func envName(flagName string) string {
 	return "DISPUTED_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// register defines the flags of a connection to NATS and of the two
+// streams' names, which run and tail share.
+func (n *NATSConfig) register(fs *flag.FlagSet, e *envDefaults, getenv func(string) string) {
+	str := func(p *string, name, help string) { e.string(fs, p, name, getenv, help) }
+	str(&n.URL, "nats-url", "NATS server `URL` (comma-separated for several)")
+	str(&n.Creds, "nats-creds", "NATS credentials `file`")
+	str(&n.NKey, "nats-nkey", "NATS nkey seed `file`")
+	str(&n.User, "nats-user", "NATS `user`")
+	e.secret(fs, &n.Password, "nats-password", getenv, "NATS `password`")
+	e.tlsFiles(fs, &n.TLSFiles, "nats-tls", "the NATS server", getenv)
+	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
+	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
+}
+
 // The methods below extend envDefaults (policy.go) to the other flag types.
+
+// tlsFiles defines the three flags prefix-ca, prefix-cert and prefix-key
+// of a client's TLS files for what it connects to.
+func (e *envDefaults) tlsFiles(fs *flag.FlagSet, t *TLSFiles, prefix, what string, getenv func(string) string) {
+	e.string(fs, &t.CA, prefix+"-ca", getenv, "PEM `file` of the CAs to trust for "+what+" (default: the system's)")
+	e.string(fs, &t.Cert, prefix+"-cert", getenv, "PEM `file` of the client certificate for "+what)
+	e.string(fs, &t.Key, prefix+"-key", getenv, "PEM `file` of the client certificate's key for "+what)
+}
 
 func (e *envDefaults) string(fs *flag.FlagSet, p *string, name string, getenv func(string) string, help string) {
 	env := envName(name)

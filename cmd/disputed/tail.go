@@ -28,18 +28,8 @@ func tailCmd(ctx context.Context, args []string, getenv func(string) string, std
 	c.NATS.URL = nats.DefaultURL
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	e := &envDefaults{}
-	str := func(p *string, name, help string) { e.string(fs, p, name, getenv, help) }
 	n := &c.NATS
-	str(&n.URL, "nats-url", "NATS server `URL` (comma-separated for several)")
-	str(&n.Creds, "nats-creds", "NATS credentials `file`")
-	str(&n.NKey, "nats-nkey", "NATS nkey seed `file`")
-	str(&n.User, "nats-user", "NATS `user`")
-	e.secret(fs, &n.Password, "nats-password", getenv, "NATS `password`")
-	str(&n.TLSFiles.CA, "nats-tls-ca", "PEM `file` of the CAs to trust for the NATS server (default: the system's)")
-	str(&n.TLSFiles.Cert, "nats-tls-cert", "PEM `file` of the client certificate for the NATS server")
-	str(&n.TLSFiles.Key, "nats-tls-key", "PEM `file` of the client certificate's key for the NATS server")
-	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
-	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
+	n.register(fs, e, getenv)
 	e.bool(fs, &c.FromStart, "from-start", getenv, "print what the streams hold from their start, then follow them (default: only what comes from now on)")
 	err := parseFlags(fs, args, stderr, func(w io.Writer) {
 		fmt.Fprintln(w, "usage: disputed tail [flags]")
