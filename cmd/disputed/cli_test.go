@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,16 +179,6 @@ func TestQuickstartStoryIsTheREADMEs(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestFiveMinutePath follows what `disputed run` prints at its start on
 // the embedded default, with its servers on the ports asked for: the kcat
 // commands produce the README's story (here through kafka-go, as kcat would
@@ -198,7 +187,7 @@ func freePort(t *testing.T) int {
 func TestFiveMinutePath(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	kp, np, rp := freePort(t), freePort(t), freePort(t)
+	kp, np, rp := testserver.FreePort(t), testserver.FreePort(t), testserver.FreePort(t)
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {

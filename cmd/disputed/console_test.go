@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,30 +67,19 @@ func TestConsoleBrowser(t *testing.T) {
 	kf := testserver.StartKafka(t, 2, "orders", "deliveries", "chats", "refund-requests", "disputes.dlq")
 	rd := testserver.StartRedis(t)
 	ns := testserver.StartNATS(t)
-	addr := freeAddr(t)
 	const token = "console-e2e-t0ken"
 	env := map[string]string{"DISPUTED_API_TOKEN": token}
 	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run",
-			"--kafka-brokers", strings.Join(kf.Brokers, ","), "--redis-url", "redis://" + rd.Addr, "--nats-url", ns.URL,
-			"--topic-orders", kf.Topic("orders"), "--topic-deliveries", kf.Topic("deliveries"), "--topic-chats", kf.Topic("chats"),
-			"--topic-refund-requests", kf.Topic("refund-requests"), "--topic-dlq", kf.Topic("disputes.dlq"), "--group", kf.Group("disputed"),
-			"--http-addr", addr, "--idle", "300ms", "--redis-prefix", "console", "--log-format", "json", "--log-level", "debug",
-		}, func(k string) string { return env[k] }, nil, &bytes.Buffer{}, &logs)
-	}()
+	// Registered first, so it runs after startRun's cleanup has stopped
+	// disputed and its log is whole.
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run returned %v", err)
-		}
 		if strings.Contains(logs.String(), token) {
 			t.Errorf("the API token is in disputed's log")
 		}
 	})
-	base := "http://" + addr
+	base := startRun(t, kf, rd, ns, env, &logs,
+		"--idle", "300ms", "--redis-prefix", "console", "--log-format", "json", "--log-level", "debug")
+	ctx := t.Context()
 	waitHTTP(t, base+"/readyz", 200, 30*time.Second)
 
 	// Stories that end escalated, without the reviewer's decision that

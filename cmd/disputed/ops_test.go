@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,26 +37,11 @@ func TestOperations(t *testing.T) {
 	kf := testserver.StartKafka(t, 2, "orders", "deliveries", "chats", "refund-requests", "disputes.dlq")
 	rd := testserver.StartRedis(t)
 	ns := testserver.StartNATS(t)
-	addr := freeAddr(t)
 	const token = "s3cret-token"
 	env := map[string]string{"DISPUTED_API_TOKEN": token}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run",
-			"--kafka-brokers", strings.Join(kf.Brokers, ","), "--redis-url", "redis://" + rd.Addr, "--nats-url", ns.URL,
-			"--topic-orders", kf.Topic("orders"), "--topic-deliveries", kf.Topic("deliveries"), "--topic-chats", kf.Topic("chats"),
-			"--topic-refund-requests", kf.Topic("refund-requests"), "--topic-dlq", kf.Topic("disputes.dlq"), "--group", kf.Group("disputed"),
-			"--http-addr", addr, "--evidence-window", "5s", "--idle", "300ms", "--redis-prefix", "ops", "--log-level", "warn",
-		}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run returned %v", err)
-		}
-	})
-	base := "http://" + addr
+	base := startRun(t, kf, rd, ns, env, io.Discard,
+		"--evidence-window", "5s", "--idle", "300ms", "--redis-prefix", "ops", "--log-level", "warn")
+	ctx := t.Context()
 	waitHTTP(t, base+"/readyz", 200, 20*time.Second)
 
 	now := time.Now().UTC()
@@ -106,7 +93,7 @@ func TestOperations(t *testing.T) {
 
 	t.Run("obligations and timeline", func(t *testing.T) {
 		if len(view.Obligations) == 0 || view.Obligations[0].Party != rules.Provider || view.Obligations[0].Due == nil ||
-			!slicesContain(view.Obligations[0].Articles, rules.C1S4A3) {
+			!slices.Contains(view.Obligations[0].Articles, rules.C1S4A3) {
 			t.Errorf("obligations = %+v, want the provider's evidence, with a due time, citing c1.s4.a3", view.Obligations)
 		}
 		var kinds []string
@@ -274,21 +261,34 @@ func waitHTTP(t *testing.T, url string, want int, within time.Duration) {
 	})
 }
 
-func freeAddr(t *testing.T) string {
+// startRun runs `disputed run` on the tests' servers, with its topics and
+// group, the environment env and the flags given, until the test ends (it
+// fails the test if run returns an error). It returns the base URL of its
+// HTTP server, which may not answer yet.
+func startRun(t *testing.T, kf *testserver.Kafka, rd *testserver.Redis, ns *testserver.NATS, env map[string]string, logs io.Writer, flags ...string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := freeAddr(t)
+	args := append([]string{"run",
+		"--kafka-brokers", strings.Join(kf.Brokers, ","), "--redis-url", "redis://" + rd.Addr, "--nats-url", ns.URL,
+		"--topic-orders", kf.Topic("orders"), "--topic-deliveries", kf.Topic("deliveries"), "--topic-chats", kf.Topic("chats"),
+		"--topic-refund-requests", kf.Topic("refund-requests"), "--topic-dlq", kf.Topic("disputes.dlq"), "--group", kf.Group("disputed"),
+		"--http-addr", addr,
+	}, flags...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, func(k string) string { return env[k] }, nil, io.Discard, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	})
+	return "http://" + addr
 }
 
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
 }

@@ -27,7 +27,7 @@ type NATS struct {
 // ends.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	n := &NATS{t: t, cfg: embedded.NATSConfig{Name: "disputed-test", Port: freePort(t), StoreDir: t.TempDir()}}
+	n := &NATS{t: t, cfg: embedded.NATSConfig{Name: "disputed-test", Port: FreePort(t), StoreDir: t.TempDir()}}
 	n.URL = "nats://127.0.0.1:" + strconv.Itoa(n.cfg.Port)
 	n.start()
 	t.Cleanup(n.Shutdown)

@@ -64,7 +64,7 @@ func StartNATSCluster(t testing.TB) *NATSCluster {
 	ps := make([]ports, 3)
 	var routes []string
 	for i := range ps {
-		ps[i] = ports{freePort(t), freePort(t), freePort(t)}
+		ps[i] = ports{FreePort(t), FreePort(t), FreePort(t)}
 		routes = append(routes, fmt.Sprintf("%q", "nats-route://127.0.0.1:"+strconv.Itoa(ps[i].route)))
 	}
 	nc := &NATSCluster{t: t}

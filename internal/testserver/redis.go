@@ -51,7 +51,7 @@ func redisServer(t testing.TB) string {
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin := redisServer(t)
-	r := &Redis{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	r := &Redis{t: t, bin: bin, dir: t.TempDir(), port: FreePort(t)}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.start()
 	t.Cleanup(r.kill)
@@ -109,7 +109,8 @@ func (r *Redis) Client() *redis.Client {
 	return c
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -177,7 +178,7 @@ func (r *Redis) RestoreSnapshot() {
 // until it is in sync.
 func StartRedisReplica(t testing.TB, primary *Redis) *Redis {
 	t.Helper()
-	r := &Redis{t: t, bin: primary.bin, dir: t.TempDir(), port: freePort(t)}
+	r := &Redis{t: t, bin: primary.bin, dir: t.TempDir(), port: FreePort(t)}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.start("--replicaof", "127.0.0.1", strconv.Itoa(primary.port))
 	t.Cleanup(r.kill)

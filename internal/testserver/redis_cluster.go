@@ -46,7 +46,7 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	rc := &RedisCluster{t: t}
 	var addrs []string
 	for range 6 {
-		r := &Redis{t: t, bin: bin, dir: t.TempDir(), port: freePort(t), opts: []string{
+		r := &Redis{t: t, bin: bin, dir: t.TempDir(), port: FreePort(t), opts: []string{
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", strconv.FormatInt(RedisClusterNodeTimeout.Milliseconds(), 10),
 		}}
