@@ -63,11 +63,19 @@ func (n *NATS) Restart() {
 // closes the connection when the test ends.
 func (n *NATS) Conn() *nats.Conn {
 	n.t.Helper()
-	nc, err := nats.Connect(n.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
+	return connect(n.t, n.URL, "nats")
+}
+
+// connect connects a test to url, the NATS server or cluster named what,
+// retrying for ever on disconnection, and closes the connection when the
+// test ends.
+func connect(t testing.TB, url, what string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
 	if err != nil {
-		n.t.Fatalf("connect to nats: %v", err)
+		t.Fatalf("connect to %s: %v", what, err)
 	}
-	n.t.Cleanup(nc.Close)
+	t.Cleanup(nc.Close)
 	return nc
 }
 

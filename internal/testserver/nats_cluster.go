@@ -218,12 +218,7 @@ func (nc *NATSCluster) Healthy(conn *nats.Conn, streams ...string) error {
 // closes the connection when the test ends.
 func (nc *NATSCluster) Conn() *nats.Conn {
 	nc.t.Helper()
-	conn, err := nats.Connect(nc.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
-	if err != nil {
-		nc.t.Fatalf("connect to the nats cluster: %v", err)
-	}
-	nc.t.Cleanup(conn.Close)
-	return conn
+	return connect(nc.t, nc.URL, "the nats cluster")
 }
 
 // LogFiles returns each server's log file, by name.
