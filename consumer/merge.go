@@ -147,20 +147,20 @@ func (m *merger) blocked(best int, t, now time.Time) bool {
 		if i == best || len(q) > 0 {
 			continue
 		}
-		if t.After(m.watermark(i)) {
+		if t.After(m.topicWatermark(i)) {
 			return true
 		}
 	}
 	return false
 }
 
-// horizon is the partition's watermark, capped at now: deadlines due by then
+// watermark is the partition's watermark, capped at now: deadlines due by then
 // may fire.
-func (m *merger) horizon(now time.Time) time.Time {
+func (m *merger) watermark(now time.Time) time.Time {
 	m.fold(now)
 	h := now
 	for i, q := range m.q {
-		f := m.watermark(i)
+		f := m.topicWatermark(i)
 		if len(q) > 0 && q[0].Err == nil {
 			f = q[0].Event.Time
 		}
@@ -171,9 +171,9 @@ func (m *merger) horizon(now time.Time) time.Time {
 	return h
 }
 
-// watermark is the time up to which topic i, with nothing queued, can bring
+// topicWatermark is the time up to which topic i, with nothing queued, can bring
 // no earlier event (see merger).
-func (m *merger) watermark(i int) time.Time {
+func (m *merger) topicWatermark(i int) time.Time {
 	w := m.last[i]
 	if !m.atEnd[i] || m.endAt[i].Add(-m.idle).Before(m.heard) {
 		// Not read to its end, or found there before arrivals already
@@ -193,7 +193,7 @@ func (m *merger) watermark(i int) time.Time {
 // fold takes into stamped every arrival at or before the idle time before
 // the earliest fetch that found an idle topic at its end (or before now when
 // none is idle). A topic that becomes idle later has a fetch at least that
-// recent, or waits for one (watermark), so what is folded counts for it too;
+// recent, or waits for one (topicWatermark), so what is folded counts for it too;
 // fold never waits on a topic that has events queued, whose fetches the loop
 // may not be taking.
 func (m *merger) fold(now time.Time) {

@@ -43,12 +43,12 @@ func ids(in []Input) string {
 }
 
 // step is one moment of a merger's life: chunks arrive at `at` (offset
-// from mNow), then take and horizon are asked at the same time.
+// from mNow), then take and watermark are asked at the same time.
 type step struct {
 	at          time.Duration
 	chunks      []chunk
 	want        string
-	wantHorizon time.Time
+	wantWatermark time.Time
 }
 
 // quiet is a fetch that found the topic at its end with nothing new.
@@ -76,8 +76,8 @@ func runSteps(t *testing.T, steps []step) {
 		if ids(got) != s.want {
 			t.Errorf("step %d (+%v): take = %q, want %q", i, s.at, ids(got), s.want)
 		}
-		if h := m.horizon(now); !h.Equal(s.wantHorizon) {
-			t.Errorf("step %d (+%v): horizon = %v, want %v", i, s.at, h, s.wantHorizon)
+		if h := m.watermark(now); !h.Equal(s.wantWatermark) {
+			t.Errorf("step %d (+%v): watermark = %v, want %v", i, s.at, h, s.wantWatermark)
 		}
 	}
 }
@@ -98,7 +98,7 @@ func TestMerger(t *testing.T) {
 					{topic: 3, in: []Input{ev(3, "refund", 3, old)}, atEnd: true},
 				},
 				want:        "paid,refund,del,acc",
-				wantHorizon: mNow,
+				wantWatermark: mNow,
 			}},
 		},
 		{
@@ -107,11 +107,11 @@ func TestMerger(t *testing.T) {
 			// earlier) half the idle time after: replay's order.
 			name: "a topic lagging another by less than the idle time is waited for",
 			steps: []step{
-				{chunks: quiet(0, 1, 2, 3), wantHorizon: mNow},
+				{chunks: quiet(0, 1, 2, 3), wantWatermark: mNow},
 				{at: time.Minute, chunks: []chunk{{topic: 3, in: []Input{ev(3, "refund", 6, mNow.Add(time.Minute))}, atEnd: true}}},
 				{at: time.Minute + mIdle/2, chunks: append(quiet(1, 2, 3), chunk{topic: 0, in: []Input{ev(0, "paid", 1, time.Time{})}, atEnd: true})},
-				{at: time.Minute + mIdle + time.Millisecond, chunks: quiet(0, 1, 2, 3), want: "paid,refund", wantHorizon: mt0.Add(6 * time.Minute)},
-				{at: time.Minute + 2*mIdle, chunks: quiet(0, 1, 2, 3), wantHorizon: mNow.Add(time.Minute + 2*mIdle)},
+				{at: time.Minute + mIdle + time.Millisecond, chunks: quiet(0, 1, 2, 3), want: "paid,refund", wantWatermark: mt0.Add(6 * time.Minute)},
+				{at: time.Minute + 2*mIdle, chunks: quiet(0, 1, 2, 3), wantWatermark: mNow.Add(time.Minute + 2*mIdle)},
 			},
 		},
 		{
@@ -119,7 +119,7 @@ func TestMerger(t *testing.T) {
 			steps: []step{
 				{chunks: append(quiet(1, 2, 3), chunk{topic: 0, in: []Input{ev(0, "paid", 1, mNow)}, atEnd: true})},
 				{at: mIdle - time.Millisecond, chunks: quiet(0, 1, 2, 3)},
-				{at: mIdle, chunks: quiet(0, 1, 2, 3), want: "paid", wantHorizon: mNow.Add(mIdle)},
+				{at: mIdle, chunks: quiet(0, 1, 2, 3), want: "paid", wantWatermark: mNow.Add(mIdle)},
 			},
 		},
 		{
@@ -128,10 +128,10 @@ func TestMerger(t *testing.T) {
 			// previous fetch found nothing, so they are fresh.
 			name: "a record timestamp older than the topic's last empty fetch does not count",
 			steps: []step{
-				{chunks: quiet(0, 1, 2, 3), wantHorizon: mNow},
+				{chunks: quiet(0, 1, 2, 3), wantWatermark: mNow},
 				{at: time.Second, chunks: []chunk{{topic: 3, in: []Input{ev(3, "refund", 6, old)}, atEnd: true}}},
 				{at: time.Second + mIdle/2, chunks: quiet(0, 1, 2, 3)},
-				{at: time.Second + mIdle, chunks: quiet(0, 1, 2, 3), want: "refund", wantHorizon: mNow.Add(time.Second + mIdle)},
+				{at: time.Second + mIdle, chunks: quiet(0, 1, 2, 3), want: "refund", wantWatermark: mNow.Add(time.Second + mIdle)},
 			},
 		},
 		{
@@ -142,8 +142,8 @@ func TestMerger(t *testing.T) {
 			steps: []step{
 				{chunks: append(quiet(1, 2, 3), chunk{topic: 0, in: []Input{ev(0, "a", 1, mNow)}, atEnd: true})},
 				{at: time.Second, chunks: []chunk{{topic: 0, in: []Input{ev(0, "b", 2, mNow.Add(time.Second))}, atEnd: true}}},
-				{at: mIdle, chunks: quiet(1, 2, 3), want: "a", wantHorizon: mt0.Add(1 * time.Minute)},
-				{at: mIdle + time.Second, chunks: quiet(0, 1, 2, 3), want: "b", wantHorizon: mNow.Add(mIdle + time.Second)},
+				{at: mIdle, chunks: quiet(1, 2, 3), want: "a", wantWatermark: mt0.Add(1 * time.Minute)},
+				{at: mIdle + time.Second, chunks: quiet(0, 1, 2, 3), want: "b", wantWatermark: mNow.Add(mIdle + time.Second)},
 			},
 		},
 		{
@@ -166,7 +166,7 @@ func TestMerger(t *testing.T) {
 					{topic: 3, atEnd: true},
 				},
 				want:        "a,c",
-				wantHorizon: mt0.Add(2 * time.Minute),
+				wantWatermark: mt0.Add(2 * time.Minute),
 			}},
 		},
 		{
@@ -189,7 +189,7 @@ func TestMerger(t *testing.T) {
 					{topic: 3, atEnd: true},
 				},
 				want:        "early",
-				wantHorizon: mNow,
+				wantWatermark: mNow,
 			}},
 		},
 		{
@@ -202,7 +202,7 @@ func TestMerger(t *testing.T) {
 					{topic: 2, atEnd: true},
 				},
 				want:        "paid,refund",
-				wantHorizon: mNow,
+				wantWatermark: mNow,
 			}},
 		},
 	}
@@ -227,11 +227,11 @@ func TestMergerStaleFetchWaits(t *testing.T) {
 	}
 	m.applied(Input{Event: rules.Event{Time: mt0.Add(time.Minute)}, src: 0})
 	// Topic 0's last fetch (at mNow) is older than what was folded.
-	if w := m.watermark(0); !w.Equal(mt0.Add(time.Minute)) {
+	if w := m.topicWatermark(0); !w.Equal(mt0.Add(time.Minute)) {
 		t.Errorf("watermark of a topic last fetched before the fold = %v, want its last event's time", w)
 	}
 	m.push(chunk{topic: 0, atEnd: true, at: now})
-	if w := m.watermark(0); !w.Equal(now) {
+	if w := m.topicWatermark(0); !w.Equal(now) {
 		t.Errorf("after a fresh fetch, watermark = %v, want %v", w, now)
 	}
 }

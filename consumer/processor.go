@@ -96,7 +96,7 @@ type Result struct {
 // Apply applies inputs in order. Before each event, every deadline of the
 // partition due at or before the event's time fires, earliest first, exactly
 // as `disputed replay` does; after the last, every deadline due at or before
-// horizon fires. Inputs at or below the offsets applied are skipped. The
+// watermark fires. Inputs at or below the offsets applied are skipped. The
 // effects are saved in one atomic step before Apply returns; dead letters are
 // written before that.
 //
@@ -104,14 +104,14 @@ type Result struct {
 // the session last wrote: the session is over, and the partition must be
 // opened again. Any other error leaves the session as it was: the batch may
 // be applied again.
-func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Result, error) {
+func (s *Session) Apply(ctx context.Context, in []Input, watermark time.Time) (Result, error) {
 	p := s.p
 	res := Result{Offsets: make(map[string]int64)}
 	limit := p.DueLimit
 	if limit <= 0 {
 		limit = 1024
 	}
-	upTo := horizon
+	upTo := watermark
 	for _, x := range in {
 		if x.Err == nil && x.Event.Time.After(upTo) {
 			upTo = x.Event.Time
@@ -192,7 +192,7 @@ func (s *Session) Apply(ctx context.Context, in []Input, horizon time.Time) (Res
 	}
 	fireTo := cutoff
 	if res.Consumed == len(in) {
-		fireTo = horizon
+		fireTo = watermark
 	}
 	steps, err := engine.FireUntil(fireTo)
 	keep(steps)
@@ -300,7 +300,7 @@ func (s *Session) deadLetter(ctx context.Context, letters []DeadLetter) error {
 // load reads the states the batch needs, those of its events and of the
 // deadlines due, in one round trip, into a fresh engine with the deadlines
 // scheduled.
-func (s *Session) load(ctx context.Context, in []Input, due []rules.Event) (*rules.Partition, error) {
+func (s *Session) load(ctx context.Context, in []Input, due []rules.Event) (*rules.Engine, error) {
 	orders := make([]string, 0, len(in)+len(due))
 	seen := make(map[string]bool)
 	add := func(o string) {
@@ -323,7 +323,7 @@ func (s *Session) load(ctx context.Context, in []Input, due []rules.Event) (*rul
 	if err != nil {
 		return nil, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
 	}
-	engine := rules.NewPartition(s.p.Policy)
+	engine := rules.NewEngine(s.p.Policy)
 	for i, st := range states {
 		if st.OrderID == "" {
 			continue // not stored: new

@@ -156,9 +156,9 @@ func (w *worker) loop(ctx context.Context, s *Session, chunks []chan chunk) erro
 		}
 		now := cfg.Now()
 		in := m.take(now, cfg.MaxBatch)
-		horizon := m.horizon(now)
+		watermark := m.watermark(now)
 		next, haveNext := s.NextDue()
-		if len(in) == 0 && (!haveNext || next.After(horizon)) {
+		if len(in) == 0 && (!haveNext || next.After(watermark)) {
 			wait := time.Second
 			if haveNext && next.After(now) {
 				wait = min(wait, next.Sub(now))
@@ -187,7 +187,7 @@ func (w *worker) loop(ctx context.Context, s *Session, chunks []chan chunk) erro
 			}
 			continue
 		}
-		res, err := w.apply(ctx, s, in, horizon)
+		res, err := w.apply(ctx, s, in, watermark)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // shutting down: the batch is abandoned uncommitted
@@ -212,12 +212,12 @@ func (w *worker) loop(ctx context.Context, s *Session, chunks []chan chunk) erro
 // when the generation ends; a failed one is retried with backoff, unless the
 // generation ended (it is abandoned, uncommitted) or the store refused it
 // (the session is over: ErrConflict).
-func (w *worker) apply(ctx context.Context, s *Session, in []Input, horizon time.Time) (Result, error) {
+func (w *worker) apply(ctx context.Context, s *Session, in []Input, watermark time.Time) (Result, error) {
 	b := newBackoff()
 	for {
 		start := time.Now()
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.k.cfg.BatchTimeout)
-		res, err := s.Apply(actx, in, horizon)
+		res, err := s.Apply(actx, in, watermark)
 		cancel()
 		w.k.metrics.batchTook(time.Since(start))
 		if err == nil {

@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// Partition decides the orders of one partition: it holds their states and
+// Engine decides the orders of one partition: it holds their states and
 // the deadlines armed for them, and fires each deadline in its place among
 // the events, on event time. It is the one firing loop of disputed: `disputed
-// replay` runs every event of a file through one Partition, the stream
+// replay` runs every event of a file through one Engine, the stream
 // processor runs each batch of a partition through one (loading the states and
 // due deadlines the batch needs from its store), and the bench builds its
 // batches with one. Live equals replay because they are the same code.
@@ -18,8 +18,8 @@ import (
 // Deadlines due at the same instant fire by order ID and, within an order, in
 // the order they were armed: the obligation that arose first is judged first.
 //
-// A Partition is not safe for concurrent use.
-type Partition struct {
+// An Engine is not safe for concurrent use.
+type Engine struct {
 	policy Policy
 	states map[string]State
 	due    dueQueue
@@ -34,31 +34,31 @@ type Step struct {
 	Decision Decision
 }
 
-// NewPartition returns an empty Partition deciding under p.
-func NewPartition(p Policy) *Partition {
-	return &Partition{policy: p, states: make(map[string]State)}
+// NewEngine returns an empty Engine deciding under p.
+func NewEngine(p Policy) *Engine {
+	return &Engine{policy: p, states: make(map[string]State)}
 }
 
 // Put sets an order's state, as a store holds it. An order never Put, nor
 // decided, is new (the zero State).
-func (p *Partition) Put(s State) { p.states[s.OrderID] = s }
+func (p *Engine) Put(s State) { p.states[s.OrderID] = s }
 
 // Schedule records a deadline armed earlier, as a store holds it, so that it
 // fires in its place. A deadline scheduled twice fires once: the second time
 // it is stale and decides nothing.
-func (p *Partition) Schedule(order, timer string, at time.Time) {
+func (p *Engine) Schedule(order, timer string, at time.Time) {
 	heap.Push(&p.due, newDue(order, timer, at))
 }
 
 // State returns the order's current state.
-func (p *Partition) State(order string) State { return p.states[order] }
+func (p *Engine) State(order string) State { return p.states[order] }
 
 // Scheduled is the number of deadlines waiting to fire, counting ones
 // disarmed since they were armed that have not come due yet.
-func (p *Partition) Scheduled() int { return len(p.due) }
+func (p *Engine) Scheduled() int { return len(p.due) }
 
 // NextDue returns the due time of the earliest deadline waiting to fire.
-func (p *Partition) NextDue() (time.Time, bool) {
+func (p *Engine) NextDue() (time.Time, bool) {
 	if len(p.due) == 0 {
 		return time.Time{}, false
 	}
@@ -71,7 +71,7 @@ func (p *Partition) NextDue() (time.Time, bool) {
 // steps of the deadlines fired before it are returned with the error, and e
 // changed nothing. The steps are valid until the next Apply or FireUntil:
 // a batch of events would otherwise allocate a kilobyte per event.
-func (p *Partition) Apply(e Event) ([]Step, error) {
+func (p *Engine) Apply(e Event) ([]Step, error) {
 	p.steps = p.steps[:0]
 	if err := p.fire(e.Time); err != nil {
 		return p.steps, err
@@ -86,14 +86,14 @@ func (p *Partition) Apply(e Event) ([]Step, error) {
 
 // FireUntil fires every deadline due at or before t, earliest first. Its
 // steps are valid until the next Apply or FireUntil.
-func (p *Partition) FireUntil(t time.Time) ([]Step, error) {
+func (p *Engine) FireUntil(t time.Time) ([]Step, error) {
 	p.steps = p.steps[:0]
 	err := p.fire(t)
 	return p.steps, err
 }
 
 // fire appends the steps of the deadlines due at or before t to p.steps.
-func (p *Partition) fire(t time.Time) error {
+func (p *Engine) fire(t time.Time) error {
 	for len(p.due) > 0 && !p.due[0].at.After(t) {
 		next := heap.Pop(&p.due).(dueTimer)
 		e := Event{Type: TypeDeadline, OrderID: next.order, Time: next.at, TimerID: next.id}
@@ -106,7 +106,7 @@ func (p *Partition) fire(t time.Time) error {
 	return nil
 }
 
-func (p *Partition) keep(e Event, d Decision) Step {
+func (p *Engine) keep(e Event, d Decision) Step {
 	if d.Changed {
 		p.states[d.State.OrderID] = d.State
 	}
@@ -145,7 +145,7 @@ func TimerSeq(id string) int {
 
 // DueBefore reports whether a deadline fires before another: by due time,
 // then order ID, then the order in which the order's deadlines were armed.
-// Stores that keep deadlines outside a Partition use it to agree with it.
+// Stores that keep deadlines outside an Engine use it to agree with it.
 func DueBefore(atA time.Time, orderA, timerA string, atB time.Time, orderB, timerB string) bool {
 	return newDue(orderA, timerA, atA).before(newDue(orderB, timerB, atB))
 }

@@ -5,15 +5,15 @@ import "time"
 // Replay decides events held in memory, firing deadlines on event time: before
 // an event is applied, every deadline due at or before its time fires. It is
 // what `disputed replay` runs and the reference the stream processor is
-// tested against; both run the same Partition. A Replay is not safe for
+// tested against; both run the same Engine. A Replay is not safe for
 // concurrent use.
 type Replay struct {
-	p *Partition
+	p *Engine
 }
 
 // NewReplay returns an empty Replay deciding under p.
 func NewReplay(p Policy) *Replay {
-	return &Replay{p: NewPartition(p)}
+	return &Replay{p: NewEngine(p)}
 }
 
 // Apply fires the deadlines due at or before e.Time, then applies e, and

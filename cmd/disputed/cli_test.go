@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/disputed/disputed/internal/demo"
+	"github.com/disputed/disputed/internal/follow"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/producer"
 	"github.com/disputed/disputed/rules"
@@ -320,7 +321,7 @@ func TestTail(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var out syncBuffer
 		done := make(chan error, 1)
-		go func() { done <- demo.Tail(ctx, n.Conn(), streams, fromStart, &out, io.Discard) }()
+		go func() { done <- follow.Tail(ctx, n.Conn(), streams, fromStart, &out, io.Discard) }()
 		return &out, func() {
 			cancel()
 			if err := <-done; err != nil {

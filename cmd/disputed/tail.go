@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/disputed/disputed/internal/demo"
+	"github.com/disputed/disputed/internal/follow"
 	"github.com/disputed/disputed/producer"
 )
 
@@ -54,5 +54,5 @@ func tailCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer nc.Close()
-	return demo.Tail(ctx, nc.Conn, []string{n.DisputesStream, n.FinanceStream}, c.FromStart, stdout, stderr)
+	return follow.Tail(ctx, nc.Conn, []string{n.DisputesStream, n.FinanceStream}, c.FromStart, stdout, stderr)
 }

@@ -154,7 +154,7 @@ func buildSaveBatches(msgs []kafka.Message, partitions int, policy rules.Policy,
 	cmds := make([][]rules.Command, partitions)
 	events := 0
 	for p, ms := range byPart {
-		bb := &batchBuilder{engine: rules.NewPartition(policy), changed: map[string]bool{}, size: batchSize}
+		bb := &batchBuilder{engine: rules.NewEngine(policy), changed: map[string]bool{}, size: batchSize}
 		offsets := map[string]int64{}
 		for _, m := range ms {
 			e, err := rules.Decode(m.Value)
@@ -206,7 +206,7 @@ func buildSaveBatches(msgs []kafka.Message, partitions int, policy rules.Policy,
 // the versions of the orders in its engine as the store will hold them: an
 // order's version goes up by one with each batch that changed it.
 type batchBuilder struct {
-	engine  *rules.Partition
+	engine  *rules.Engine
 	changed map[string]bool // orders the current batch changed
 	cur     saveBatch
 	out     []saveBatch

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/follow"
 	"github.com/disputed/disputed/rules"
 	"github.com/nats-io/nats.go"
 	"github.com/segmentio/kafka-go"
@@ -16,14 +17,14 @@ import (
 
 // demoView tracks and prints what the demo sees.
 type demoView struct {
-	printer   *Printer
+	printer   *follow.Printer
 	start     time.Time
 	undecided map[string]bool // orders without their final ruling
 	transfers map[string]int  // order: transfers announced by its ruling and not yet seen
 }
 
 func newDemoView(out io.Writer, start time.Time, stories []Story) *demoView {
-	v := &demoView{printer: &Printer{Out: out, Start: start}, start: start, undecided: map[string]bool{}, transfers: map[string]int{}}
+	v := &demoView{printer: &follow.Printer{Out: out, Start: start}, start: start, undecided: map[string]bool{}, transfers: map[string]int{}}
 	for _, s := range stories {
 		v.undecided[s.order] = true
 	}

@@ -1,4 +1,4 @@
-package demo
+package follow
 
 import (
 	"encoding/json"
