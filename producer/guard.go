@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,19 +45,6 @@ func (g guardRecord) String() string {
 	return fmt.Sprintf("ruling %s (%s: customer %d, provider %d %s)", g.RulingID, g.Outcome, g.RefundAmount, g.ProviderAmount, g.Currency)
 }
 
-// moneyFields are what the guard reads of a ruling or a transfer body.
-type moneyFields struct {
-	OrderID        string        `json:"order_id"`
-	RulingID       string        `json:"ruling_id"`
-	CommandID      string        `json:"command_id"`
-	Outcome        rules.Outcome `json:"outcome"`
-	Currency       string        `json:"currency"`
-	RefundAmount   int64         `json:"refund_amount"`
-	ProviderAmount int64         `json:"provider_amount"`
-	To             rules.Party   `json:"to"`
-	Amount         int64         `json:"amount"`
-}
-
 // refusedPerSubject reports whether JetStream refused a message because its
 // subject has its one message. The server answers with its generic
 // store-failure code, 10077, which other store failures (a full disk)
@@ -71,40 +57,22 @@ func refusedPerSubject(err error) bool {
 // guard returns the commands that may be published, in their order, and the
 // refusals of those that may not.
 func (n *NATS) guard(ctx context.Context, cmds []rules.Command) ([]rules.Command, []rules.Refusal, error) {
-	fields := make([]moneyFields, len(cmds))
-	kinds := make([]string, len(cmds))
 	type pending struct {
 		rec guardRecord
 		f   jetstream.PubAckFuture
 	}
 	var writes []pending
-	for i, c := range cmds {
-		switch {
-		case strings.HasPrefix(c.Subject, rules.SubjectRuling+"."):
-			kinds[i] = "ruling"
-		case strings.HasPrefix(c.Subject, rules.SubjectTransfer+"."):
-			kinds[i] = "transfer"
-		default:
+	for _, c := range cmds {
+		r, ok := c.Body.(*rules.Ruling)
+		if !ok || !r.Outcome.Final() {
 			continue
 		}
-		data, err := c.Data()
-		if err != nil {
-			return nil, nil, fmt.Errorf("guard %s: encode: %w", c.ID, err)
-		}
-		if err := json.Unmarshal(data, &fields[i]); err != nil {
-			return nil, nil, fmt.Errorf("guard %s: read the body: %w", c.ID, err)
-		}
-		f := fields[i]
-		if kinds[i] != "ruling" || !f.Outcome.Final() {
-			continue
-		}
-		rec := guardRecord{OrderID: f.OrderID, RulingID: f.RulingID, CommandID: f.CommandID, Outcome: f.Outcome,
-			Currency: f.Currency, RefundAmount: f.RefundAmount, ProviderAmount: f.ProviderAmount}
+		rec := recordOf(r)
 		body, err := json.Marshal(rec)
 		if err != nil {
 			return nil, nil, err
 		}
-		msg := &nats.Msg{Subject: guardPrefix + f.OrderID, Data: body, Header: nats.Header{}}
+		msg := &nats.Msg{Subject: guardPrefix + r.OrderID, Data: body, Header: nats.Header{}}
 		fut, err := n.js.PublishMsgAsync(msg, jetstream.WithMsgID("guard/"+c.ID), jetstream.WithStallWait(n.cfg.AckTimeout))
 		if err != nil {
 			return nil, nil, fmt.Errorf("guard %s: %w", c.ID, err)
@@ -136,26 +104,27 @@ func (n *NATS) guard(ctx context.Context, cmds []rules.Command) ([]rules.Command
 
 	var pass []rules.Command
 	var refused []rules.Refusal
-	for i, c := range cmds {
-		f := fields[i]
-		switch {
-		case kinds[i] == "ruling" && f.Outcome.Final():
-			mine := guardRecord{RulingID: f.RulingID, Outcome: f.Outcome, Currency: f.Currency, RefundAmount: f.RefundAmount, ProviderAmount: f.ProviderAmount}
-			if g := held[f.OrderID]; g != nil && !g.same(mine) {
+	for _, c := range cmds {
+		switch b := c.Body.(type) {
+		case *rules.Ruling:
+			if !b.Outcome.Final() {
+				break
+			}
+			if g, mine := held[b.OrderID], recordOf(b); g != nil && !g.same(mine) {
 				refused = append(refused, rules.Refusal{Command: c, Reason: fmt.Sprintf(
-					"order %s already has its final ruling on record, %s; this %s was not published", f.OrderID, g, mine)})
+					"order %s already has its final ruling on record, %s; this %s was not published", b.OrderID, g, mine)})
 				continue
 			}
-		case kinds[i] == "transfer":
-			g, ok := held[f.OrderID]
+		case *rules.Transfer:
+			g, ok := held[b.OrderID]
 			if !ok {
-				rec, err := n.held(ctx, f.OrderID)
+				rec, err := n.held(ctx, b.OrderID)
 				if err != nil {
 					return nil, nil, err
 				}
-				held[f.OrderID], g = rec, rec
+				held[b.OrderID], g = rec, rec
 			}
-			if reason := transferRefused(f, g); reason != "" {
+			if reason := transferRefused(b, g); reason != "" {
 				refused = append(refused, rules.Refusal{Command: c, Reason: reason})
 				continue
 			}
@@ -165,9 +134,15 @@ func (n *NATS) guard(ctx context.Context, cmds []rules.Command) ([]rules.Command
 	return pass, refused, nil
 }
 
+// recordOf is the guard message of a final ruling.
+func recordOf(r *rules.Ruling) guardRecord {
+	return guardRecord{OrderID: r.OrderID, RulingID: r.RulingID, CommandID: r.CommandID, Outcome: r.Outcome,
+		Currency: r.Currency, RefundAmount: r.RefundAmount, ProviderAmount: r.ProviderAmount}
+}
+
 // transferRefused says why a transfer may not be paid under the guard g
 // (nil: the order has none), or "".
-func transferRefused(t moneyFields, g *guardRecord) string {
+func transferRefused(t *rules.Transfer, g *guardRecord) string {
 	if g == nil {
 		return fmt.Sprintf("transfer of %d %s to the %s of order %s: the guard holds no final ruling for the order, so nothing may be paid", t.Amount, t.Currency, t.To, t.OrderID)
 	}

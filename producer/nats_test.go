@@ -2,7 +2,6 @@ package producer_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -171,7 +170,7 @@ func TestPublishWithoutStreamsFails(t *testing.T) {
 	pub, _, _ := newPublisher(t, producer.Config{AckTimeout: 500 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	notice := rules.Command{ID: "o1/x/notice/n", Subject: "disputes.notice.o1", Body: json.RawMessage(`{"command_id":"o1/x/notice/n"}`)}
+	notice := rules.Command{ID: "o1/x/notice/n", Subject: "disputes.notice.o1", Body: &rules.Notice{CommandID: "o1/x/notice/n", OrderID: "o1"}}
 	if _, err := pub.Publish(ctx, notice); err == nil {
 		t.Error("Publish with no stream for the subject succeeded")
 	}

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -110,9 +109,9 @@ func DecodeBinary(headers []Header, data []byte) (Event, error) {
 		return Event{}, withType(&FieldError{Field: "data", Reason: fmt.Sprintf("%d bytes, more than the %d allowed", len(data), MaxEventSize)}, env.Type)
 	}
 	if len(data) > 0 {
-		var w *wireData
-		if err := json.Unmarshal(data, &w); err != nil {
-			return Event{}, withType(jsonError("data.", err), env.Type)
+		w, err := decodeData(data)
+		if err != nil {
+			return Event{}, withType(err, env.Type)
 		}
 		env.Data = w
 	}

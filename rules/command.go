@@ -2,6 +2,9 @@ package rules
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,20 +41,66 @@ const (
 // Command is one message for NATS JetStream. ID is the Nats-Msg-Id and the
 // consumers' idempotency key: it is derived from the order and the input that
 // caused the command, so it is the same on every retry and in every replay.
-// Body is a *Ruling, *Transfer, *Notice or *Rejection.
 type Command struct {
 	ID      string
 	Subject string
-	Body    any
+	Body    Body
+
+	// data is the body as it was published, for a command read back from
+	// an outbox (ReadCommand): it is published again byte for byte.
+	data []byte
+}
+
+// Body is a command's payload: *Ruling, *Transfer, *Notice or *Rejection,
+// whether the command is fresh from a decision or read back from an outbox.
+type Body interface{ subjectPrefix() string }
+
+func (*Ruling) subjectPrefix() string    { return SubjectRuling }
+func (*Transfer) subjectPrefix() string  { return SubjectTransfer }
+func (*Notice) subjectPrefix() string    { return SubjectNotice }
+func (*Rejection) subjectPrefix() string { return SubjectRejected }
+
+// ErrBadCommand marks a published form that is not a command of the
+// contract: an unknown subject, or a body that does not decode.
+var ErrBadCommand = errors.New("not a command")
+
+// ReadCommand returns the command published with subject and data (as an
+// outbox keeps it): its body decoded into the type its subject names, and
+// data kept, so that the command is published again with the same bytes.
+func ReadCommand(id, subject string, data []byte) (Command, error) {
+	prefix, order, ok := strings.Cut(subject, ".")
+	if ok {
+		kind, rest, _ := strings.Cut(order, ".")
+		prefix, order = prefix+"."+kind, rest
+	}
+	var body Body
+	switch prefix {
+	case SubjectRuling:
+		body = new(Ruling)
+	case SubjectTransfer:
+		body = new(Transfer)
+	case SubjectNotice:
+		body = new(Notice)
+	case SubjectRejected:
+		body = new(Rejection)
+	default:
+		return Command{}, fmt.Errorf("%w: subject %q", ErrBadCommand, subject)
+	}
+	if order == "" {
+		return Command{}, fmt.Errorf("%w: subject %q names no order", ErrBadCommand, subject)
+	}
+	if err := json.Unmarshal(data, body); err != nil {
+		return Command{}, fmt.Errorf("%w: %s %s: %v", ErrBadCommand, subject, id, err)
+	}
+	return Command{ID: id, Subject: subject, Body: body, data: data}, nil
 }
 
 // Data encodes the command's body, the message payload. The encoding is
-// deterministic: the same command always gives the same bytes. A body that
-// is already encoded (json.RawMessage, as read back from an outbox) is
-// returned as it is.
+// deterministic: the same command always gives the same bytes; a command
+// read back from an outbox gives the bytes it was read from.
 func (c Command) Data() ([]byte, error) {
-	if raw, ok := c.Body.(json.RawMessage); ok {
-		return raw, nil
+	if c.data != nil {
+		return c.data, nil
 	}
 	return json.Marshal(c.Body)
 }
@@ -59,10 +108,14 @@ func (c Command) Data() ([]byte, error) {
 // MarshalJSON encodes the command as replay prints it:
 // {"subject": ..., "data": {...}}.
 func (c Command) MarshalJSON() ([]byte, error) {
+	data, err := c.Data()
+	if err != nil {
+		return nil, err
+	}
 	return json.Marshal(struct {
-		Subject string `json:"subject"`
-		Data    any    `json:"data"`
-	}{c.Subject, c.Body})
+		Subject string          `json:"subject"`
+		Data    json.RawMessage `json:"data"`
+	}{c.Subject, data})
 }
 
 // Ruling decides a dispute, or escalates it to a person. It is also kept in

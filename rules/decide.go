@@ -269,7 +269,7 @@ func (d *decider) ruling(outcome Outcome, refund, provider int64, articles []str
 		Cause:          d.cause,
 	}
 	s.Rulings = append(s.Rulings, r)
-	d.emit(SubjectRuling, r.CommandID, &r)
+	d.emit(r.CommandID, &r)
 	if !outcome.Final() {
 		return
 	}
@@ -282,7 +282,7 @@ func (d *decider) transfer(rulingID string, to Party, partyID string, amount int
 		return
 	}
 	id := rulingID + "/transfer/" + string(to)
-	d.emit(SubjectTransfer, id, &Transfer{
+	d.emit(id, &Transfer{
 		CommandID:  id,
 		TransferID: id,
 		RulingID:   rulingID,

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -57,38 +56,6 @@ type envelope struct {
 	Data            *wireData `json:"data"` // decoded in the same pass
 }
 
-// wireData is Data as it arrives: pointers tell absent from zero.
-type wireData struct {
-	CustomerID                *string   `json:"customer_id"`
-	ProviderID                *string   `json:"provider_id"`
-	Category                  *string   `json:"category"`
-	Amount                    *int64    `json:"amount"`
-	Currency                  *string   `json:"currency"`
-	DeliveryDue               *string   `json:"delivery_due"`
-	ModificationDays          *int64    `json:"modification_days"`
-	CustomContract            *bool     `json:"custom_contract"`
-	PromisedTransactionAmount *bool     `json:"promised_transaction_amount"`
-	By                        *string   `json:"by"`
-	Cause                     *string   `json:"cause"`
-	Agreed                    *bool     `json:"agreed"`
-	DeliveryNo                *string   `json:"delivery_no"`
-	IssueID                   *string   `json:"issue_id"`
-	Objective                 *bool     `json:"objective"`
-	Due                       *string   `json:"due"`
-	InformedInAdvance         *bool     `json:"informed_in_advance"`
-	From                      *string   `json:"from"`
-	Text                      *string   `json:"text"`
-	Reason                    *string   `json:"reason"`
-	Party                     *string   `json:"party"`
-	Kind                      *string   `json:"kind"`
-	Note                      *string   `json:"note"`
-	RefundAmount              *int64    `json:"refund_amount"`
-	Articles                  *[]string `json:"articles"`
-	ValueRatioBP              *int64    `json:"value_ratio_bp"`
-	ServiceCost               *int64    `json:"service_cost"`
-	UnrealizedCost            *int64    `json:"unrealized_cost"`
-}
-
 // Decode parses one CloudEvents 1.0 event in structured JSON mode and
 // validates it against contract v1. Errors wrap ErrInvalidEvent and, where one
 // field is to blame, are a *FieldError naming it. Decode checks what one
@@ -104,6 +71,9 @@ func Decode(b []byte) (Event, error) {
 		env = envelope{}
 		if err := json.Unmarshal(b, &env); err != nil {
 			return Event{}, withType(jsonError("", err), env.Type)
+		}
+		if env.Data != nil && env.Data.err != nil {
+			return Event{}, withType(env.Data.err, env.Type)
 		}
 	}
 	return env.event()
@@ -148,7 +118,7 @@ func (env *envelope) validate() (Event, error) {
 		return Event{}, &FieldError{Field: "type", Reason: "missing"}
 	}
 	e.Type = Type(*env.Type)
-	if e.Type.Topic() == "" {
+	if _, ok := specIndex[e.Type]; !ok {
 		return Event{}, &FieldError{Field: "type", Reason: fmt.Sprintf("unknown event type %q", truncate(*env.Type))}
 	}
 	if env.Time == nil {
@@ -214,200 +184,4 @@ func ValidOrderID(id string) error {
 		}
 	}
 	return nil
-}
-
-func validateData(t Type, w *wireData) (Data, error) {
-	var d Data
-	var err error
-	switch t {
-	case TypeOrderPaid:
-		if d.CustomerID, err = requiredID("data.customer_id", w.CustomerID); err != nil {
-			return d, err
-		}
-		if d.ProviderID, err = requiredID("data.provider_id", w.ProviderID); err != nil {
-			return d, err
-		}
-		if w.Category == nil {
-			return d, &FieldError{Field: "data.category", Reason: "missing"}
-		}
-		switch c := Category(*w.Category); c {
-		case SoftwareApp, OperationalService, Training, ImageDesign, Video, OtherCategory:
-			d.Category = c
-		default:
-			return d, &FieldError{Field: "data.category", Reason: fmt.Sprintf("unknown category %q", truncate(*w.Category))}
-		}
-		if w.Amount == nil {
-			return d, &FieldError{Field: "data.amount", Reason: "missing"}
-		}
-		if *w.Amount <= 0 {
-			return d, &FieldError{Field: "data.amount", Reason: fmt.Sprintf("%d: must be more than 0", *w.Amount)}
-		}
-		d.Amount = *w.Amount
-		if d.Currency, err = currency(w.Currency); err != nil {
-			return d, err
-		}
-		if w.DeliveryDue != nil {
-			if d.DeliveryDue, err = parseTime("data.delivery_due", *w.DeliveryDue); err != nil {
-				return d, err
-			}
-		}
-		if w.ModificationDays != nil {
-			if *w.ModificationDays <= 0 || *w.ModificationDays > 3650 {
-				return d, &FieldError{Field: "data.modification_days", Reason: fmt.Sprintf("%d: must be 1 to 3650", *w.ModificationDays)}
-			}
-			d.ModificationDays = int(*w.ModificationDays)
-		}
-		d.CustomContract = w.CustomContract != nil && *w.CustomContract
-		d.PromisedTransactionAmount = w.PromisedTransactionAmount != nil && *w.PromisedTransactionAmount
-	case TypeOrderAccepted, TypeCooperationProvided, TypeRefundWithdrawn, TypeSuspensionLifted:
-		// No fields.
-	case TypeServiceTerminated:
-		if d.By, err = party("data.by", w.By, Customer, Provider, Platform); err != nil {
-			return d, err
-		}
-		if d.Agreed, err = requiredBool("data.agreed", w.Agreed); err != nil {
-			return d, err
-		}
-		switch {
-		case w.Cause != nil:
-			if d.Cause, err = party("data.cause", w.Cause, Customer, Provider); err != nil {
-				return d, err
-			}
-		case d.By == Platform:
-			return d, &FieldError{Field: "data.cause", Reason: "missing: required when by is platform"}
-		default:
-			d.Cause = d.By
-		}
-	case TypeServiceExtended:
-		if d.By, err = party("data.by", w.By, Provider); err != nil {
-			return d, err
-		}
-		if d.Agreed, err = requiredBool("data.agreed", w.Agreed); err != nil {
-			return d, err
-		}
-	case TypeDeliverySubmitted:
-		if w.DeliveryNo != nil {
-			if d.DeliveryNo, err = requiredID("data.delivery_no", w.DeliveryNo); err != nil {
-				return d, err
-			}
-		}
-	case TypeModificationRequested:
-		if d.IssueID, err = requiredID("data.issue_id", w.IssueID); err != nil {
-			return d, err
-		}
-		if d.Objective, err = requiredBool("data.objective", w.Objective); err != nil {
-			return d, err
-		}
-		if w.Due != nil {
-			if d.Due, err = parseTime("data.due", *w.Due); err != nil {
-				return d, err
-			}
-		}
-	case TypeModificationRefused, TypeModificationDelivered, TypeModificationRejected:
-		if d.IssueID, err = requiredID("data.issue_id", w.IssueID); err != nil {
-			return d, err
-		}
-	case TypeCooperationRequested:
-		if w.Due == nil {
-			return d, &FieldError{Field: "data.due", Reason: "missing"}
-		}
-		if d.Due, err = parseTime("data.due", *w.Due); err != nil {
-			return d, err
-		}
-		if d.InformedInAdvance, err = requiredBool("data.informed_in_advance", w.InformedInAdvance); err != nil {
-			return d, err
-		}
-	case TypeChatMessage:
-		if d.From, err = party("data.from", w.From, Customer, Provider, Platform); err != nil {
-			return d, err
-		}
-		if w.Text == nil {
-			return d, &FieldError{Field: "data.text", Reason: "missing"}
-		}
-		if d.Text, err = text("data.text", *w.Text); err != nil {
-			return d, err
-		}
-	case TypeRefundRequested:
-		if w.Reason == nil {
-			return d, &FieldError{Field: "data.reason", Reason: "missing"}
-		}
-		switch r := Reason(*w.Reason); r {
-		case ReasonNotDelivered, ReasonNotAsDescribed, ReasonQuality, ReasonEffectMismatch,
-			ReasonMisleading, ReasonPromisedEffect, ReasonProviderTerminated, ReasonIllegalService,
-			ReasonConflictingDescriptions, ReasonModificationOverdue, ReasonModificationFailed,
-			ReasonCustomerReasons:
-			d.Reason = r
-		default:
-			return d, &FieldError{Field: "data.reason", Reason: fmt.Sprintf("unknown refund reason %q", truncate(*w.Reason))}
-		}
-		if w.Amount != nil {
-			if *w.Amount <= 0 {
-				return d, &FieldError{Field: "data.amount", Reason: fmt.Sprintf("%d: must be more than 0 (leave it out for the whole order)", *w.Amount)}
-			}
-			d.Amount = *w.Amount
-		}
-	case TypeInterventionRequested, TypeNegotiationRequested, TypeJudicialFiled:
-		if d.By, err = party("data.by", w.By, Customer, Provider, Platform); err != nil {
-			return d, err
-		}
-	case TypeEvidenceSubmitted:
-		if d.Party, err = party("data.party", w.Party, Customer, Provider, Platform); err != nil {
-			return d, err
-		}
-		if w.Kind == nil {
-			return d, &FieldError{Field: "data.kind", Reason: "missing"}
-		}
-		switch k := EvidenceKind(*w.Kind); k {
-		case Valid, Reference:
-			d.Kind = k
-		default:
-			return d, &FieldError{Field: "data.kind", Reason: fmt.Sprintf("%q is neither valid nor reference", truncate(*w.Kind))}
-		}
-		if w.Note != nil {
-			if d.Note, err = text("data.note", *w.Note); err != nil {
-				return d, err
-			}
-		}
-	case TypeSettlementAgreed:
-		if d.RefundAmount, err = money("data.refund_amount", w.RefundAmount, true); err != nil {
-			return d, err
-		}
-	case TypeReviewDecided:
-		if d.RefundAmount, err = money("data.refund_amount", w.RefundAmount, true); err != nil {
-			return d, err
-		}
-		if w.Articles != nil {
-			if len(*w.Articles) > maxArticles {
-				return d, &FieldError{Field: "data.articles", Reason: fmt.Sprintf("%d citations, more than %d", len(*w.Articles), maxArticles)}
-			}
-			for i, a := range *w.Articles {
-				if !ValidCitation(a) {
-					return d, &FieldError{Field: "data.articles[" + strconv.Itoa(i) + "]", Reason: fmt.Sprintf("%q is not a citation of the rules text (e.g. c2.a5)", truncate(a))}
-				}
-			}
-			d.Articles = *w.Articles
-		}
-		if w.Note != nil {
-			if d.Note, err = text("data.note", *w.Note); err != nil {
-				return d, err
-			}
-		}
-	case TypeAssessmentRecorded:
-		if w.ValueRatioBP == nil {
-			return d, &FieldError{Field: "data.value_ratio_bp", Reason: "missing"}
-		}
-		if r := *w.ValueRatioBP; r < 0 || r > 10000 {
-			return d, &FieldError{Field: "data.value_ratio_bp", Reason: fmt.Sprintf("%d: must be 0 to 10000 basis points", r)}
-		}
-		d.ValueRatioBP = *w.ValueRatioBP
-		if d.ServiceCost, err = money("data.service_cost", w.ServiceCost, false); err != nil {
-			return d, err
-		}
-		if d.UnrealizedCost, err = money("data.unrealized_cost", w.UnrealizedCost, false); err != nil {
-			return d, err
-		}
-	default:
-		return d, &FieldError{Field: "type", Reason: fmt.Sprintf("%q cannot be sent as an event", t)}
-	}
-	return d, nil
 }

@@ -157,13 +157,8 @@ func (p *fastParser) plainString() (string, bool) {
 	return "", false
 }
 
-// int reads an integer or null into *dst: digits only, as JSON writes
-// them, within int64.
-func (p *fastParser) int(dst **int64) bool {
-	if p.null() {
-		*dst = nil
-		return true
-	}
+// int reads an integer: digits only, as JSON writes them, within int64.
+func (p *fastParser) int() (int64, bool) {
 	j := p.i
 	neg := j < len(p.b) && p.b[j] == '-'
 	if neg {
@@ -174,19 +169,19 @@ func (p *fastParser) int(dst **int64) bool {
 	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
 		d := uint64(p.b[j] - '0')
 		if v > (math.MaxUint64-d)/10 {
-			return false
+			return 0, false
 		}
 		v = v*10 + d
 		j++
 	}
 	n := j - start
 	if n == 0 || (n > 1 && p.b[start] == '0') {
-		return false
+		return 0, false
 	}
 	if j < len(p.b) {
 		switch p.b[j] {
 		case '.', 'e', 'E':
-			return false // a float: encoding/json's error
+			return 0, false // a float: encoding/json's error
 		}
 	}
 	var x int64
@@ -196,46 +191,32 @@ func (p *fastParser) int(dst **int64) bool {
 	case neg && v <= 1<<63:
 		x = int64(-v)
 	default:
-		return false
+		return 0, false
 	}
 	p.i = j
-	*dst = &x
-	return true
+	return x, true
 }
 
-func (p *fastParser) bool(dst **bool) bool {
-	if p.null() {
-		*dst = nil
-		return true
-	}
+func (p *fastParser) bool() (bool, bool) {
 	switch {
 	case p.lit("true"):
-		v := true
-		*dst = &v
+		return true, true
 	case p.lit("false"):
-		v := false
-		*dst = &v
-	default:
-		return false
+		return false, true
 	}
-	return true
+	return false, false
 }
 
-func (p *fastParser) strings(dst **[]string) bool {
-	if p.null() {
-		*dst = nil
-		return true
-	}
+// strings reads an array of strings; a null element is not read here
+// (encoding/json makes it "").
+func (p *fastParser) strings() ([]string, bool) {
 	out := []string{}
-	if !p.array(func() bool {
+	ok := p.array(func() bool {
 		s, ok := p.plainString()
 		out = append(out, s)
 		return ok
-	}) {
-		return false
-	}
-	*dst = &out
-	return true
+	})
+	return out, ok
 }
 
 // array reads an array, calling elem at each element, as object does at
@@ -356,99 +337,73 @@ func (p *fastParser) skipNumber() bool {
 	return true
 }
 
-func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
-	switch string(key) {
-	case "specversion":
-		return p.once(0) && p.str(&env.SpecVersion)
-	case "id":
-		return p.once(1) && p.str(&env.ID)
-	case "source":
-		return p.once(2) && p.str(&env.Source)
-	case "type":
-		return p.once(3) && p.str(&env.Type)
-	case "time":
-		return p.once(4) && p.str(&env.Time)
-	case "subject":
-		return p.once(5) && p.str(&env.Subject)
-	case "datacontenttype":
-		return p.once(6) && p.str(&env.DataContentType)
-	case "data":
-		if !p.once(7) {
-			return false
-		}
-		if p.null() {
-			env.Data = nil
-			return true
-		}
-		w := &wireData{}
-		seen := p.seen
-		p.seen = 0
-		ok := p.object(func(key []byte) bool { return p.dataField(key, w) })
-		p.seen = seen
-		env.Data = w
-		return ok
-	}
-	return p.skip(0)
+// envelopeAttrs are the envelope's attributes, each a string or null; data
+// follows them.
+var envelopeAttrs = []struct {
+	name string
+	at   func(*envelope) **string
+}{
+	{"specversion", func(e *envelope) **string { return &e.SpecVersion }},
+	{"id", func(e *envelope) **string { return &e.ID }},
+	{"source", func(e *envelope) **string { return &e.Source }},
+	{"type", func(e *envelope) **string { return &e.Type }},
+	{"time", func(e *envelope) **string { return &e.Time }},
+	{"subject", func(e *envelope) **string { return &e.Subject }},
+	{"datacontenttype", func(e *envelope) **string { return &e.DataContentType }},
 }
 
-func (p *fastParser) dataField(key []byte, w *wireData) bool {
-	switch string(key) {
-	case "customer_id":
-		return p.once(0) && p.str(&w.CustomerID)
-	case "provider_id":
-		return p.once(1) && p.str(&w.ProviderID)
-	case "category":
-		return p.once(2) && p.str(&w.Category)
-	case "amount":
-		return p.once(3) && p.int(&w.Amount)
-	case "currency":
-		return p.once(4) && p.str(&w.Currency)
-	case "delivery_due":
-		return p.once(5) && p.str(&w.DeliveryDue)
-	case "modification_days":
-		return p.once(6) && p.int(&w.ModificationDays)
-	case "custom_contract":
-		return p.once(7) && p.bool(&w.CustomContract)
-	case "promised_transaction_amount":
-		return p.once(8) && p.bool(&w.PromisedTransactionAmount)
-	case "by":
-		return p.once(9) && p.str(&w.By)
-	case "cause":
-		return p.once(10) && p.str(&w.Cause)
-	case "agreed":
-		return p.once(11) && p.bool(&w.Agreed)
-	case "delivery_no":
-		return p.once(12) && p.str(&w.DeliveryNo)
-	case "issue_id":
-		return p.once(13) && p.str(&w.IssueID)
-	case "objective":
-		return p.once(14) && p.bool(&w.Objective)
-	case "due":
-		return p.once(15) && p.str(&w.Due)
-	case "informed_in_advance":
-		return p.once(16) && p.bool(&w.InformedInAdvance)
-	case "from":
-		return p.once(17) && p.str(&w.From)
-	case "text":
-		return p.once(18) && p.str(&w.Text)
-	case "reason":
-		return p.once(19) && p.str(&w.Reason)
-	case "party":
-		return p.once(20) && p.str(&w.Party)
-	case "kind":
-		return p.once(21) && p.str(&w.Kind)
-	case "note":
-		return p.once(22) && p.str(&w.Note)
-	case "refund_amount":
-		return p.once(23) && p.int(&w.RefundAmount)
-	case "articles":
-		return p.once(24) && p.strings(&w.Articles)
-	case "value_ratio_bp":
-		return p.once(25) && p.int(&w.ValueRatioBP)
-	case "service_cost":
-		return p.once(26) && p.int(&w.ServiceCost)
-	case "unrealized_cost":
-		return p.once(27) && p.int(&w.UnrealizedCost)
+func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
+	for i, a := range envelopeAttrs {
+		if string(key) == a.name {
+			return p.once(uint(i)) && p.str(a.at(env))
+		}
 	}
-	return p.skip(0)
+	if string(key) != "data" {
+		return p.skip(0)
+	}
+	if !p.once(uint(len(envelopeAttrs))) {
+		return false
+	}
+	if p.null() {
+		env.Data = nil
+		return true
+	}
+	w := &wireData{}
+	seen := p.seen
+	p.seen = 0
+	ok := p.object(func(key []byte) bool { return p.dataField(key, w) })
+	p.seen = seen
+	env.Data = w
+	return ok
+}
+
+// dataField reads a data member the table names into w; others are
+// skipped.
+func (p *fastParser) dataField(key []byte, w *wireData) bool {
+	f, ok := wireIndex[string(key)]
+	if !ok {
+		return p.skip(0)
+	}
+	if !p.once(uint(f)) {
+		return false
+	}
+	if p.null() {
+		w.drop(f)
+		return true
+	}
+	var v wireValue
+	switch wireFields[f].kind {
+	case wireString:
+		v.s, ok = p.plainString()
+	case wireInt:
+		v.i, ok = p.int()
+	case wireBool:
+		v.b, ok = p.bool()
+	case wireStrings:
+		v.ss, ok = p.strings()
+	}
+	if ok {
+		w.put(f, v)
+	}
+	return ok
 }

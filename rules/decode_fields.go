@@ -25,13 +25,6 @@ func requiredID(field string, s *string) (string, error) {
 	return *s, nil
 }
 
-func requiredBool(field string, b *bool) (bool, error) {
-	if b == nil {
-		return false, &FieldError{Field: field, Reason: "missing"}
-	}
-	return *b, nil
-}
-
 func text(field, s string) (string, error) {
 	if len(s) > MaxTextLen {
 		return "", &FieldError{Field: field, Reason: fmt.Sprintf("%d bytes, more than %d", len(s), MaxTextLen)}
@@ -54,27 +47,15 @@ func money(field string, v *int64, required bool) (int64, error) {
 	return *v, nil
 }
 
-func currency(s *string) (string, error) {
-	if s == nil {
-		return "", &FieldError{Field: "data.currency", Reason: "missing"}
-	}
-	c := *s
-	if len(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || c[2] < 'A' || c[2] > 'Z' {
-		return "", &FieldError{Field: "data.currency", Reason: fmt.Sprintf("%q is not an ISO 4217 code (three capital letters)", truncate(c))}
-	}
-	return c, nil
-}
-
-func party(field string, s *string, allowed ...Party) (Party, error) {
+func currency(field string, s *string) (string, error) {
 	if s == nil {
 		return "", &FieldError{Field: field, Reason: "missing"}
 	}
-	for _, p := range allowed {
-		if Party(*s) == p {
-			return p, nil
-		}
+	c := *s
+	if len(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || c[2] < 'A' || c[2] > 'Z' {
+		return "", &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an ISO 4217 code (three capital letters)", truncate(c))}
 	}
-	return "", &FieldError{Field: field, Reason: fmt.Sprintf("%q is not one of %v", truncate(*s), allowed)}
+	return c, nil
 }
 
 // Times must fall in this range: every deadline computed from one (at most

@@ -45,8 +45,9 @@ func (d *decider) disarm(match func(Timer) bool) {
 // base is the prefix of the IDs of everything this input causes.
 func (d *decider) base() string { return d.s.OrderID + "/" + d.cause }
 
-func (d *decider) emit(subject, id string, body any) {
-	d.out.Commands = append(d.out.Commands, Command{ID: id, Subject: subject + "." + d.s.OrderID, Body: body})
+// emit adds a command; its subject is its body's, on the order.
+func (d *decider) emit(id string, body Body) {
+	d.out.Commands = append(d.out.Commands, Command{ID: id, Subject: body.subjectPrefix() + "." + d.s.OrderID, Body: body})
 }
 
 func (d *decider) reject(reason string, articles ...string) {
@@ -70,7 +71,7 @@ func (d *decider) notice(kind string, party Party, due time.Time, message string
 	if !due.IsZero() {
 		n.Due = &due
 	}
-	d.emit(SubjectNotice, id, n)
+	d.emit(id, n)
 }
 
 func nonNil(s []string) []string {

@@ -2,7 +2,8 @@ package rules
 
 import "time"
 
-// Type is a CloudEvents event type of contract v1.
+// Type is a CloudEvents event type of the contract; spec.go's table says
+// what each carries.
 type Type string
 
 // Event types of contract v1, by the topic they belong on.
@@ -45,49 +46,6 @@ const (
 	TopicChats          = "chats"
 	TopicRefundRequests = "refund-requests"
 )
-
-var typeTopic = map[Type]string{
-	TypeOrderPaid:             TopicOrders,
-	TypeOrderAccepted:         TopicOrders,
-	TypeServiceTerminated:     TopicOrders,
-	TypeServiceExtended:       TopicOrders,
-	TypeDeliverySubmitted:     TopicDeliveries,
-	TypeModificationRequested: TopicDeliveries,
-	TypeModificationRefused:   TopicDeliveries,
-	TypeModificationDelivered: TopicDeliveries,
-	TypeModificationRejected:  TopicDeliveries,
-	TypeCooperationRequested:  TopicDeliveries,
-	TypeCooperationProvided:   TopicDeliveries,
-	TypeChatMessage:           TopicChats,
-	TypeRefundRequested:       TopicRefundRequests,
-	TypeRefundWithdrawn:       TopicRefundRequests,
-	TypeInterventionRequested: TopicRefundRequests,
-	TypeEvidenceSubmitted:     TopicRefundRequests,
-	TypeSettlementAgreed:      TopicRefundRequests,
-	TypeNegotiationRequested:  TopicRefundRequests,
-	TypeJudicialFiled:         TopicRefundRequests,
-	TypeSuspensionLifted:      TopicRefundRequests,
-	TypeAssessmentRecorded:    TopicRefundRequests,
-	TypeReviewDecided:         TopicRefundRequests,
-}
-
-// Topic is the default topic the event type belongs on, or "" for a type
-// contract v1 does not know. Events that arrive on another topic are still
-// accepted; the stream processor counts them.
-func (t Type) Topic() string { return typeTopic[t] }
-
-// Types lists the wire event types of contract v1 in a fixed order.
-func Types() []Type {
-	return []Type{
-		TypeOrderPaid, TypeOrderAccepted, TypeServiceTerminated, TypeServiceExtended,
-		TypeDeliverySubmitted, TypeModificationRequested, TypeModificationRefused,
-		TypeModificationDelivered, TypeModificationRejected, TypeCooperationRequested,
-		TypeCooperationProvided, TypeChatMessage, TypeRefundRequested, TypeRefundWithdrawn,
-		TypeInterventionRequested, TypeEvidenceSubmitted, TypeSettlementAgreed,
-		TypeNegotiationRequested, TypeJudicialFiled, TypeSuspensionLifted,
-		TypeAssessmentRecorded, TypeReviewDecided,
-	}
-}
 
 // Party is one side of a transaction, or the platform.
 type Party string

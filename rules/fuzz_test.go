@@ -1,7 +1,6 @@
 package rules_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -197,75 +196,11 @@ func fzCheckEvent(t *testing.T, e rules.Event) {
 	}
 }
 
-// fzEncode writes an event back as CloudEvents JSON, with exactly the data
-// fields of its type.
+// fzEncode writes an event back as CloudEvents JSON: rules.EncodeEvent,
+// the encoder every writer uses.
 func fzEncode(t testing.TB, e rules.Event) []byte {
 	t.Helper()
-	d := e.Data
-	ts := func(tm time.Time) string { return tm.Format(time.RFC3339Nano) }
-	data := map[string]any{}
-	switch e.Type {
-	case rules.TypeOrderPaid:
-		data = map[string]any{"customer_id": d.CustomerID, "provider_id": d.ProviderID, "category": d.Category, "amount": d.Amount,
-			"currency": d.Currency, "custom_contract": d.CustomContract, "promised_transaction_amount": d.PromisedTransactionAmount}
-		if !d.DeliveryDue.IsZero() {
-			data["delivery_due"] = ts(d.DeliveryDue)
-		}
-		if d.ModificationDays != 0 {
-			data["modification_days"] = d.ModificationDays
-		}
-	case rules.TypeServiceTerminated:
-		data = map[string]any{"by": d.By, "cause": d.Cause, "agreed": d.Agreed}
-	case rules.TypeServiceExtended:
-		data = map[string]any{"by": d.By, "agreed": d.Agreed}
-	case rules.TypeDeliverySubmitted:
-		if d.DeliveryNo != "" {
-			data["delivery_no"] = d.DeliveryNo
-		}
-	case rules.TypeModificationRequested:
-		data = map[string]any{"issue_id": d.IssueID, "objective": d.Objective}
-		if !d.Due.IsZero() {
-			data["due"] = ts(d.Due)
-		}
-	case rules.TypeModificationRefused, rules.TypeModificationDelivered, rules.TypeModificationRejected:
-		data = map[string]any{"issue_id": d.IssueID}
-	case rules.TypeCooperationRequested:
-		data = map[string]any{"due": ts(d.Due), "informed_in_advance": d.InformedInAdvance}
-	case rules.TypeChatMessage:
-		data = map[string]any{"from": d.From, "text": d.Text}
-	case rules.TypeRefundRequested:
-		data = map[string]any{"reason": d.Reason}
-		if d.Amount != 0 {
-			data["amount"] = d.Amount
-		}
-	case rules.TypeInterventionRequested, rules.TypeNegotiationRequested, rules.TypeJudicialFiled:
-		data = map[string]any{"by": d.By}
-	case rules.TypeEvidenceSubmitted:
-		data = map[string]any{"party": d.Party, "kind": d.Kind}
-		if d.Note != "" {
-			data["note"] = d.Note
-		}
-	case rules.TypeSettlementAgreed:
-		data = map[string]any{"refund_amount": d.RefundAmount}
-	case rules.TypeAssessmentRecorded:
-		data = map[string]any{"value_ratio_bp": d.ValueRatioBP, "service_cost": d.ServiceCost, "unrealized_cost": d.UnrealizedCost}
-	case rules.TypeReviewDecided:
-		data = map[string]any{"refund_amount": d.RefundAmount}
-		if d.Articles != nil {
-			data["articles"] = d.Articles
-		}
-		if d.Note != "" {
-			data["note"] = d.Note
-		}
-	}
-	b, err := json.Marshal(map[string]any{
-		"specversion": "1.0", "id": e.ID, "source": e.Source, "type": e.Type,
-		"time": ts(e.Time), "subject": e.OrderID, "data": data,
-	})
-	if err != nil {
-		t.Fatalf("encode %+v: %v", e, err)
-	}
-	return b
+	return rules.EncodeEvent(e)
 }
 
 // FuzzApplyIdempotent drives the property generator with the fuzzer's bytes:

@@ -38,53 +38,30 @@ type Counts struct {
 
 // counter returns the count the event draws on, and the quota's kind.
 func (c *Counts) counter(e Event) (*int, string) {
+	class := QuotaEvents
+	if s, ok := specIndex[e.Type]; ok {
+		class = s.Quota
+	}
 	party := e.Sender()
-	switch e.Type {
-	case TypeChatMessage:
-		switch party {
-		case Customer:
-			return &c.CustomerChats, quotaChat
-		case Provider:
-			return &c.ProviderChats, quotaChat
-		}
-		return &c.PlatformChats, quotaChat
-	case TypeEvidenceSubmitted:
-		switch party {
-		case Customer:
-			return &c.CustomerEvidence, quotaEvidence
-		case Provider:
-			return &c.ProviderEvidence, quotaEvidence
-		}
-		return &c.PlatformEvidence, quotaEvidence
+	switch class {
+	case QuotaChats:
+		return pick(party, &c.CustomerChats, &c.ProviderChats, &c.PlatformChats), quotaChat
+	case QuotaEvidence:
+		return pick(party, &c.CustomerEvidence, &c.ProviderEvidence, &c.PlatformEvidence), quotaEvidence
 	}
-	switch party {
-	case Customer:
-		return &c.CustomerEvents, quotaEvents
-	case Provider:
-		return &c.ProviderEvents, quotaEvents
-	}
-	return &c.PlatformEvents, quotaEvents
+	return pick(party, &c.CustomerEvents, &c.ProviderEvents, &c.PlatformEvents), quotaEvents
 }
 
-// Sender is the party an event comes from: the customer, the provider, or
-// the platform (which also stands for both parties together: a settlement).
-// Upstream systems write events on the parties' behalf; the sender is what
-// the event says of who acted.
-func (e Event) Sender() Party {
-	switch e.Type {
-	case TypeChatMessage:
-		return e.Data.From
-	case TypeEvidenceSubmitted:
-		return e.Data.Party
-	case TypeServiceTerminated, TypeServiceExtended, TypeInterventionRequested, TypeNegotiationRequested, TypeJudicialFiled:
-		return e.Data.By
-	case TypeOrderAccepted, TypeRefundRequested, TypeRefundWithdrawn, TypeModificationRequested,
-		TypeModificationRejected, TypeCooperationProvided:
-		return Customer
-	case TypeDeliverySubmitted, TypeModificationRefused, TypeModificationDelivered, TypeCooperationRequested:
-		return Provider
+// pick is the count of the party: the customer's, the provider's, or the
+// platform's (which the parties jointly also draw on).
+func pick(p Party, customer, provider, platform *int) *int {
+	switch p {
+	case Customer:
+		return customer
+	case Provider:
+		return provider
 	}
-	return Platform // order.paid, settlement.agreed, suspension.lifted, assessment.recorded, review.decided
+	return platform
 }
 
 // quota is the size of a quota of the kind; 0 means none.

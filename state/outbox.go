@@ -42,16 +42,16 @@ type legacyEntry struct {
 }
 
 // parseEntry reads the command of an entry's part after the time.
-func parseEntry(id, rest string) (rules.Command, bool) {
+func parseEntry(id, rest string) (rules.Command, error) {
 	if strings.HasPrefix(rest, "{") {
 		var e legacyEntry
-		if json.Unmarshal([]byte(rest), &e) != nil {
-			return rules.Command{}, false
+		if err := json.Unmarshal([]byte(rest), &e); err != nil {
+			return rules.Command{}, fmt.Errorf("%w: %v", rules.ErrBadCommand, err)
 		}
-		return rules.Command{ID: e.ID, Subject: e.Subject, Body: e.Data}, true
+		return rules.ReadCommand(e.ID, e.Subject, e.Data)
 	}
-	subject, data, ok := strings.Cut(rest, "\n")
-	return rules.Command{ID: id, Subject: subject, Body: json.RawMessage(data)}, ok && subject != ""
+	subject, data, _ := strings.Cut(rest, "\n")
+	return rules.ReadCommand(id, subject, []byte(data))
 }
 
 // ackScript pops, in order, the given command IDs that are at the head of
@@ -72,8 +72,8 @@ return removed
 `
 
 // Outbox returns up to limit commands of partition p not yet acknowledged by
-// JetStream, oldest first, with their bodies already encoded
-// (json.RawMessage), when the oldest was written, and how many wait in all.
+// JetStream, oldest first (each with its typed body and the bytes it is
+// published with), when the oldest was written, and how many wait in all.
 // It returns only the commands numbered upTo or less (those of saves known to
 // be durable); upTo < 0 returns any.
 func (r *Redis) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rules.Command, time.Time, int64, error) {
@@ -98,8 +98,7 @@ func (r *Redis) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rul
 		id, rest, ok1 := strings.Cut(rest, "\n")
 		stamp, entry, ok2 := strings.Cut(rest, "\n")
 		seq, err := strconv.ParseInt(num, 10, 64)
-		c, ok3 := parseEntry(id, entry)
-		if !ok0 || !ok1 || !ok2 || !ok3 || err != nil {
+		if !ok0 || !ok1 || !ok2 || err != nil {
 			return nil, time.Time{}, 0, fmt.Errorf("read outbox of partition %d: entry %d is corrupt", p, i)
 		}
 		if i == 0 {
@@ -108,6 +107,10 @@ func (r *Redis) Outbox(ctx context.Context, p int, limit int, upTo int64) ([]rul
 		}
 		if upTo >= 0 && seq > upTo {
 			break // not known to be durable yet
+		}
+		c, err := parseEntry(id, entry)
+		if err != nil {
+			return nil, time.Time{}, 0, fmt.Errorf("read outbox of partition %d: entry %d is corrupt: %w", p, i, err)
 		}
 		cmds = append(cmds, c)
 	}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -194,7 +193,12 @@ func buildSaveBatches(msgs []kafka.Message, partitions int, policy rules.Policy,
 					if err != nil {
 						return nil, nil, 0, err
 					}
-					cmds[p] = append(cmds[p], rules.Command{ID: c.ID, Subject: c.Subject, Body: json.RawMessage(data)})
+					// As the outbox gives them back: decoded, with their bytes.
+					rc, err := rules.ReadCommand(c.ID, c.Subject, data)
+					if err != nil {
+						return nil, nil, 0, err
+					}
+					cmds[p] = append(cmds[p], rc)
 				}
 			}
 		}
