@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/disputed/disputed/internal/testevent"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/disputed/disputed/state"
@@ -44,9 +45,7 @@ func lossPolicy() rules.Policy {
 }
 
 func lossEvent(order, id string, typ rules.Type, at time.Time, data string) kafka.Message {
-	v := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`,
-		id, typ, at.Format(time.RFC3339Nano), order, data)
-	return kafka.Message{Topic: typ.Topic(), Key: []byte(order), Value: []byte(v)}
+	return testevent.Message(id, "test", typ, at, order, data)
 }
 
 // The three waves of the load, stamped when they are produced: into the

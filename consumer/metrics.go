@@ -56,8 +56,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := newMetrics(reg)
 	// Series of known, bounded label sets start at zero, so that rates and
 	// alerts see them before the first event of a kind.
-	for _, o := range []rules.Outcome{rules.RefundFull, rules.RefundPartial, rules.Release, rules.Settled, rules.Escalated} {
-		for _, c := range []rules.Category{rules.SoftwareApp, rules.OperationalService, rules.Training, rules.ImageDesign, rules.Video, rules.OtherCategory} {
+	for _, o := range rules.Outcomes() {
+		for _, c := range rules.Categories() {
 			m.rulings.WithLabelValues(string(o), string(c))
 		}
 	}

@@ -2,13 +2,13 @@ package consumer
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/disputed/disputed/internal/testevent"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/disputed/disputed/state"
@@ -41,8 +41,7 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	due := t0.Add(time.Hour).Format(time.RFC3339)
 	event := func(id, typ, order string, at time.Duration, data string) string {
-		return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`,
-			id, typ, t0.Add(at).Format(time.RFC3339), order, data)
+		return string(testevent.JSON(id, "test", rules.Type(typ), t0.Add(at), order, data))
 	}
 	paid := func(id, order string) string {
 		return event(id, "order.paid", order, 0, `{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR","delivery_due":"`+due+`"}`)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/testevent"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/prometheus/client_golang/prometheus"
@@ -182,10 +183,7 @@ func TestDeadlineFiresAfterRestart(t *testing.T) {
 	now := time.Now().UTC()
 	due := now.Add(3 * time.Second)
 	ev := func(id, typ string, at time.Time, data string) kafka.Message {
-		v := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":"o1","data":%s}`,
-			id, typ, at.Format(time.RFC3339Nano), data)
-		topic := rules.Type(typ).Topic()
-		return kafka.Message{Topic: topic, Key: []byte("o1"), Value: []byte(v)}
+		return testevent.Message(id, "test", rules.Type(typ), at, "o1", data)
 	}
 	e.kafka.Produce(context.Background(), t,
 		ev("e1", "order.paid", now.Add(-time.Minute), fmt.Sprintf(`{"customer_id":"c","provider_id":"p","category":"other","amount":500,"currency":"EUR","delivery_due":%q}`, due.Format(time.RFC3339Nano))),
@@ -338,8 +336,7 @@ func TestLiveCrossTopicOrder(t *testing.T) {
 // request and settlement, stamped with the wall clock.
 func liveStory(ctx context.Context, k *testserver.Kafka, w *kafka.Writer, order string) ([][]byte, error) {
 	ev := func(id, typ, data string) []byte {
-		return []byte(fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`,
-			id, typ, time.Now().UTC().Format(time.RFC3339Nano), order, data))
+		return testevent.JSON(id, "test", rules.Type(typ), time.Now(), order, data)
 	}
 	paid := ev(order+"-1", "order.paid", `{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR"}`)
 	if err := w.WriteMessages(ctx, k.Messages(kafka.Message{Topic: topics.Orders, Key: []byte(order), Value: paid})...); err != nil {
@@ -380,8 +377,7 @@ func TestChatFloodDecidesNothing(t *testing.T) {
 	e.start(t, nil)
 	base := time.Now().UTC().Add(-time.Hour)
 	ev := func(id, typ string, at time.Time, data string) kafka.Message {
-		v := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"t","type":%q,"time":%q,"subject":"o1","data":%s}`, id, typ, at.Format(time.RFC3339Nano), data)
-		return kafka.Message{Topic: rules.Type(typ).Topic(), Key: []byte("o1"), Value: []byte(v)}
+		return testevent.Message(id, "t", rules.Type(typ), at, "o1", data)
 	}
 	msgs := []kafka.Message{
 		ev("p", "order.paid", base, `{"customer_id":"c","provider_id":"s","category":"software_app","amount":5000,"currency":"EUR"}`),

@@ -96,10 +96,19 @@ var (
 	moneySchema    = obj{{"type", "integer"}, {"minimum", 0}, {"maximum", int64(math.MaxInt64)}}
 	positiveMoney  = obj{{"type", "integer"}, {"minimum", 1}, {"maximum", int64(math.MaxInt64)}}
 	currencySchema = obj{{"type", "string"}, {"pattern", `^[A-Z]{3}$`}}
-	partySchema    = obj{{"enum", []string{"customer", "provider", "platform"}}}
 	citationSchema = obj{{"enum", rules.Citations()}}
+	partySchema    = obj{{"enum", wordsOf(rules.Parties())}}
 	articlesSchema = obj{{"type", "array"}, {"items", citationSchema}}
 )
+
+// wordsOf returns the words of an enumeration.
+func wordsOf[S ~string](vs []S) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
 
 // nullable lets an optional field be null, which the decoder reads as
 // absent.
@@ -130,9 +139,6 @@ type field struct {
 	doc      string
 }
 
-func req(name string, s obj, doc string) field { return field{name, true, s, doc} }
-func opt(name string, s obj, doc string) field { return field{name, false, s, doc} }
-
 // eventType is one event type: its data fields, and a constraint between
 // them where there is one.
 type eventType struct {
@@ -142,109 +148,65 @@ type eventType struct {
 	extra  []kv // added to the data schema (if/then)
 }
 
-var eventTypes = []eventType{
-	{rules.TypeOrderPaid, "The order is paid; the platform holds `amount` until a ruling. Topic `orders`.", []field{
-		req("customer_id", idSchema, "the buyer's ID; the party_id of the customer's transfers"),
-		req("provider_id", idSchema, "the seller's ID; the party_id of the provider's transfers"),
-		req("category", obj{{"enum", []string{"software_app", "operational_service", "training", "image_design", "video", "other"}}}, "the service category (Chapter III)"),
-		req("amount", positiveMoney, "the order amount in minor units, more than 0"),
-		req("currency", currencySchema, "ISO 4217 code: three capital letters (the shape is checked, not a list of codes)"),
-		opt("delivery_due", timeSchema, "agreed delivery date; arms the delivery deadline"),
-		opt("modification_days", obj{{"type", "integer"}, {"minimum", 1}, {"maximum", 3650}}, "agreed modification cycle in days"),
-		opt("custom_contract", obj{{"type", "boolean"}}, "a personalised service under a contract signed by both parties; absent is false"),
-		opt("promised_transaction_amount", obj{{"type", "boolean"}}, "the listing promised a sales figure; absent is false"),
-	}, nil},
-	{rules.TypeOrderAccepted, "The customer accepted the service. No fields. Topic `orders`.", nil, nil},
-	{rules.TypeServiceTerminated, "The service was ended before it was complete. Topic `orders`.", []field{
-		req("by", partySchema, "who ended it"),
-		opt("cause", obj{{"enum", []string{"customer", "provider"}}}, "whose fault it is; required when `by` is platform, else it defaults to `by`"),
-		req("agreed", obj{{"type", "boolean"}}, "the other party agreed to the termination"),
-	}, []kv{{"if", obj{{"properties", obj{{"by", obj{{"const", "platform"}}}}}, {"required", []string{"by"}}}},
-		{"then", obj{{"required", []string{"cause"}}, {"properties", obj{{"cause", obj{{"type", "string"}}}}}}}}},
-	{rules.TypeServiceExtended, "The provider extended the service period. Topic `orders`.", []field{
-		req("by", obj{{"enum", []string{"provider"}}}, "only the provider extends"),
-		req("agreed", obj{{"type", "boolean"}}, "the customer agreed to the extension"),
-	}, nil},
-	{rules.TypeDeliverySubmitted, "The provider delivered the service. Topic `deliveries`.", []field{
-		opt("delivery_no", idSchema, "the delivery's number; if present, not empty"),
-	}, nil},
-	{rules.TypeModificationRequested, "The customer asks for a modification. Topic `deliveries`.", []field{
-		req("issue_id", idSchema, "names the issue; later events about it carry the same ID"),
-		req("objective", obj{{"type", "boolean"}}, "the customer described the change objectively"),
-		opt("due", timeSchema, "the agreed re-delivery time"),
-	}, nil},
-	{rules.TypeModificationRefused, "The provider refuses to make the requested modification. Topic `deliveries`.", []field{
-		req("issue_id", idSchema, "the issue of modification.requested"),
-	}, nil},
-	{rules.TypeModificationDelivered, "The provider re-delivered the modified service. Topic `deliveries`.", []field{
-		req("issue_id", idSchema, "the issue of modification.requested"),
-	}, nil},
-	{rules.TypeModificationRejected, "The customer says the re-delivery still misses the agreed need. Topic `deliveries`.", []field{
-		req("issue_id", idSchema, "the issue of modification.requested"),
-	}, nil},
-	{rules.TypeCooperationRequested, "The provider asks the customer for help it needs to perform the service. Topic `deliveries`.", []field{
-		req("due", timeSchema, "the customer must cooperate by then"),
-		req("informed_in_advance", obj{{"type", "boolean"}}, "the need was announced on the listing or agreed beforehand"),
-	}, nil},
-	{rules.TypeCooperationProvided, "The customer gave the requested cooperation. No fields. Topic `deliveries`.", nil, nil},
-	{rules.TypeChatMessage, "A message between the parties on the platform, kept as a voucher. Topic `chats`.", []field{
-		req("from", partySchema, "who wrote it"),
-		req("text", textSchema, "at most 16384 bytes; may be empty"),
-	}, nil},
-	{rules.TypeRefundRequested, "The customer asks for a refund; this opens a dispute. Topic `refund-requests`.", []field{
-		req("reason", obj{{"enum", []string{"not_delivered", "not_as_described", "quality", "effect_mismatch", "misleading", "promised_effect",
-			"provider_terminated", "illegal_service", "conflicting_descriptions", "modification_overdue", "modification_failed", "customer_reasons"}}}, "why"),
-		opt("amount", positiveMoney, "the refund asked for, more than 0; absent, the whole order. Above the order amount it is rejected (the decoder cannot know the order amount)"),
-	}, nil},
-	{rules.TypeRefundWithdrawn, "The customer withdraws the open refund request. No fields. Topic `refund-requests`.", nil, nil},
-	{rules.TypeInterventionRequested, "A party asks the platform to handle the dispute. Topic `refund-requests`.", []field{
-		req("by", partySchema, "who asks"),
-	}, nil},
-	{rules.TypeEvidenceSubmitted, "A party submits evidence. Topic `refund-requests`.", []field{
-		req("party", partySchema, "who submits it"),
-		req("kind", obj{{"enum", []string{"valid", "reference"}}}, "valid: service descriptions, platform chat records, delivery records; reference: screenshots, third-party chats, photos"),
-		opt("note", textSchema, "at most 16384 bytes"),
-	}, nil},
-	{rules.TypeSettlementAgreed, "The parties agreed the refund themselves. Topic `refund-requests`.", []field{
-		req("refund_amount", moneySchema, "0 to the order amount; above it is rejected"),
-	}, nil},
-	{rules.TypeNegotiationRequested, "A party asks to settle the dispute without the platform. Topic `refund-requests`.", []field{
-		req("by", partySchema, "customer or provider; platform decodes but is rejected"),
-	}, nil},
-	{rules.TypeJudicialFiled, "A party took the dispute to a court or the police. Topic `refund-requests`.", []field{
-		req("by", partySchema, "who filed"),
-	}, nil},
-	{rules.TypeSuspensionLifted, "The suspension ends. No fields. Topic `refund-requests`.", nil, nil},
-	{rules.TypeAssessmentRecorded, "A platform reviewer's assessment of what was delivered. Topic `refund-requests`.", []field{
-		req("value_ratio_bp", obj{{"type", "integer"}, {"minimum", 0}, {"maximum", 10000}}, "share of the service's value delivered, in basis points"),
-		opt("service_cost", moneySchema, "cost the provider incurred; absent is 0"),
-		opt("unrealized_cost", moneySchema, "cost incurred on the part not delivered; absent is 0"),
-	}, nil},
-	{rules.TypeReviewDecided, "A platform reviewer's final decision. Topic `refund-requests`.", []field{
-		req("refund_amount", moneySchema, "0 to the refund the customer asked for; above it is rejected"),
-		opt("articles", articlesSchema.with(kv{"maxItems", 64}), "the reviewer's citations, at most 64, each one the rules text has"),
-		opt("note", textSchema, "at most 16384 bytes"),
-	}, nil},
+// eventTypes are the contract's event types, from its table (rules.Specs):
+// the schemas say what the decoder reads because both read that table.
+var eventTypes = func() []eventType {
+	var out []eventType
+	for _, s := range rules.Specs() {
+		et := eventType{typ: s.Type, doc: s.Doc + " Topic `" + s.Topic + "`."}
+		for _, f := range s.Fields {
+			et.fields = append(et.fields, field{f.Name, f.Required, kindSchema(f), f.Doc})
+			if on := f.RequiredIf; on[0] != "" {
+				et.extra = append(et.extra,
+					kv{"if", obj{{"properties", obj{{on[0], obj{{"const", on[1]}}}}}, {"required", []string{on[0]}}}},
+					kv{"then", obj{{"required", []string{f.Name}}, {"properties", obj{{f.Name, obj{{"type", f.Kind.JSONType()}}}}}}})
+			}
+		}
+		out = append(out, et)
+	}
+	return out
+}()
+
+// kindSchema is the schema of a field's value, by its kind.
+func kindSchema(f rules.FieldSpec) obj {
+	switch f.Kind {
+	case rules.KindID:
+		return idSchema
+	case rules.KindText:
+		return textSchema
+	case rules.KindCurrency:
+		return currencySchema
+	case rules.KindMoney:
+		return moneySchema
+	case rules.KindPositive:
+		return positiveMoney
+	case rules.KindRange:
+		return obj{{"type", "integer"}, {"minimum", int(f.Min)}, {"maximum", int(f.Max)}}
+	case rules.KindBool:
+		return obj{{"type", "boolean"}}
+	case rules.KindTime:
+		return timeSchema
+	case rules.KindEnum:
+		return obj{{"enum", f.Values}}
+	case rules.KindCitations:
+		return articlesSchema.with(kv{"maxItems", rules.MaxArticles})
+	}
+	panic(fmt.Sprintf("no schema for the kind of field %s", f.Name))
 }
 
 // wireFields are every data field the contract names, with their JSON
 // types. The decoder reads them all whatever the event's type, so a field
 // of another type is ignored only if it has its type (or is null).
 func wireFields() obj {
-	types := map[string]string{}
-	for _, et := range eventTypes {
-		for _, f := range et.fields {
-			t, _ := f.schema.get("type").(string)
-			if t == "" {
-				t = "string" // enums
-			}
-			types[f.name] = t
-		}
+	names, types := rules.WireFields()
+	byName := map[string]string{}
+	for i, n := range names {
+		byName[n] = types[i]
 	}
 	props := obj{}
-	for _, name := range slices.Sorted(mapKeys(types)) {
-		s := obj{{"type", []string{types[name], "null"}}}
-		switch types[name] {
+	for _, name := range slices.Sorted(mapKeys(byName)) {
+		s := obj{{"type", []string{byName[name], "null"}}}
+		switch byName[name] {
 		case "integer":
 			s = s.with(kv{"minimum", int64(math.MinInt64)}, kv{"maximum", int64(math.MaxInt64)})
 		case "array":

@@ -349,7 +349,7 @@ func (a *API) page(ctx context.Context, statuses []rules.Status, cats []rules.Ca
 }
 
 // categories are contract v1's service categories.
-var categories = []rules.Category{rules.SoftwareApp, rules.OperationalService, rules.Training, rules.ImageDesign, rules.Video, rules.OtherCategory}
+var categories = rules.Categories()
 
 func categoryList() string {
 	var s []string

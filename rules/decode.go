@@ -42,7 +42,7 @@ const (
 	MaxIDLen     = 256     // event id, source, customer_id, provider_id, issue_id, delivery_no
 	MaxTextLen   = 16384   // chat text, evidence and review notes
 	MaxEventSize = 1 << 20 // a whole message, in bytes
-	maxArticles  = 64
+	MaxArticles  = 64      // citations in review.decided's articles
 )
 
 type envelope struct {

@@ -74,7 +74,7 @@ const (
 	KindBool                       // true or false
 	KindTime                       // an RFC 3339 time in the years 1970 to 8999
 	KindEnum                       // one of Values
-	KindCitations                  // an array of citations of the rules text, at most maxArticles
+	KindCitations                  // an array of citations of the rules text, at most MaxArticles
 )
 
 // FieldSpec is one data field of an event type.

@@ -103,11 +103,26 @@ func WireFields() (names, types []string) {
 }
 
 // foldName folds a member name as encoding/json does to match a struct
-// field in another letter case: each rune to upper case.
+// field in another letter case: ASCII letters to upper case, any other
+// rune to the smallest of its case-folding set, so that two names fold
+// alike exactly when strings.EqualFold says they match.
 func foldName(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		b.WriteRune(unicode.ToUpper(r))
+		switch {
+		case r >= 'a' && r <= 'z':
+			r -= 'a' - 'A'
+		case r >= 0x80:
+			for {
+				r2 := unicode.SimpleFold(r)
+				if r2 <= r {
+					r = r2
+					break
+				}
+				r = r2
+			}
+		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }
@@ -404,8 +419,8 @@ func (f *FieldSpec) check(field string, v *wireValue) error {
 			return &FieldError{Field: field, Reason: fmt.Sprintf("%q is not one of %v", truncate(v.s), f.Values)}
 		}
 	case KindCitations:
-		if len(v.ss) > maxArticles {
-			return &FieldError{Field: field, Reason: fmt.Sprintf("%d citations, more than %d", len(v.ss), maxArticles)}
+		if len(v.ss) > MaxArticles {
+			return &FieldError{Field: field, Reason: fmt.Sprintf("%d citations, more than %d", len(v.ss), MaxArticles)}
 		}
 		for i, a := range v.ss {
 			if !ValidCitation(a) {
@@ -486,4 +501,20 @@ func (f *FieldSpec) get(d *Data) (v wireValue, zero bool) {
 		panic(fmt.Sprintf("rules: field %s points at a %T", f.Name, p))
 	}
 	return v, v.s == "" && v.i == 0
+}
+
+// DecodeData decodes and checks the data of an event of type t, a JSON
+// object (empty or null: no data), as Decode does an event's data member.
+func DecodeData(t Type, b []byte) (Data, error) {
+	w := &wireData{}
+	if len(b) > 0 {
+		got, err := decodeData(b)
+		if err != nil {
+			return Data{}, withType(err, (*string)(&t))
+		}
+		if got != nil {
+			w = got
+		}
+	}
+	return validateData(t, w)
 }

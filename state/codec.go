@@ -34,7 +34,11 @@ import (
 const stateV1 = 1
 
 // symbols are the words written as an index. Append only: an index, once
-// written to a store, must keep its meaning.
+// written to a store, must keep its meaning. It is the stored format, not
+// the contract's vocabulary (rules' tables, which may be reordered): a word
+// that is not here, such as a new event type's name, is written as itself
+// (sym's index 0) and reads back the same, so a new type or enumeration
+// value needs nothing here; appending it only makes states smaller.
 var symbols = []string{
 	// statuses
 	"paid", "accepted", "negotiating", "under_review", "escalated", "suspended", "ruled",

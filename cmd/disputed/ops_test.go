@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/disputed/disputed/internal/opsmetrics"
+	"github.com/disputed/disputed/internal/testevent"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 )
@@ -47,8 +48,7 @@ func TestOperations(t *testing.T) {
 	now := time.Now().UTC()
 	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
 	ev := func(order, id, typ string, d time.Duration, data string) kafka.Message {
-		v := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test","type":%q,"time":%q,"subject":%q,"data":%s}`, id, typ, at(d), order, data)
-		return kafka.Message{Topic: rules.Type(typ).Topic(), Key: []byte(order), Value: []byte(v)}
+		return testevent.Message(id, "test", rules.Type(typ), now.Add(d), order, data)
 	}
 	paid := `{"customer_id":"mer-1","provider_id":"sp-1","category":"software_app","amount":10000,"currency":"CNY"}`
 	kf.Produce(ctx, t,

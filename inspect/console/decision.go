@@ -35,25 +35,6 @@ var eventIDRE = regexp.MustCompile(`^console-[0-9a-f]{32}$`)
 // maxDecisionBody bounds a decision's body: a note is at most 16 KiB.
 const maxDecisionBody = 64 << 10
 
-// cloudEvent is a review.decided event as written to Kafka: CloudEvents 1.0
-// in structured JSON mode, as the contract has every event.
-type cloudEvent struct {
-	SpecVersion     string     `json:"specversion"`
-	ID              string     `json:"id"`
-	Source          string     `json:"source"`
-	Type            rules.Type `json:"type"`
-	Time            string     `json:"time"`
-	Subject         string     `json:"subject"`
-	DataContentType string     `json:"datacontenttype"`
-	Data            reviewData `json:"data"`
-}
-
-type reviewData struct {
-	RefundAmount int64    `json:"refund_amount"`
-	Articles     []string `json:"articles,omitempty"`
-	Note         string   `json:"note,omitempty"`
-}
-
 // sourceOf is the CloudEvents source of a reviewer's decisions: the contract
 // has no field for who decided, and the source is the attribute that says
 // who sent an event.
@@ -90,14 +71,13 @@ func readDecision(w http.ResponseWriter, r *http.Request, reviewer string, now t
 			arts = append(arts, a)
 		}
 	}
-	b, err := json.Marshal(cloudEvent{
-		SpecVersion: "1.0", ID: d.EventID, Source: sourceOf(reviewer), Type: rules.TypeReviewDecided,
-		Time: now.UTC().Format(time.RFC3339Nano), Subject: order, DataContentType: "application/json",
-		Data: reviewData{RefundAmount: *d.RefundAmount, Articles: arts, Note: d.Note},
-	})
-	if err != nil {
-		return "", d, nil, inspect.Errorf(http.StatusInternalServerError, "internal", "encode the event: %v", err)
+	if len(arts) == 0 {
+		arts = nil
 	}
+	b := rules.EncodeEvent(rules.Event{
+		ID: d.EventID, Source: sourceOf(reviewer), Type: rules.TypeReviewDecided, Time: now, OrderID: order,
+		Data: rules.Data{RefundAmount: *d.RefundAmount, Articles: arts, Note: d.Note},
+	})
 	if _, err := rules.Decode(b); err != nil {
 		return "", d, nil, inspect.Errorf(http.StatusBadRequest, "invalid_event", "%v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/testevent"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/segmentio/kafka-go"
@@ -173,11 +174,7 @@ func (p *chaosProducer) build(s *chaosStory, at time.Time) chaosRecord {
 
 func chaosEnvelope(id string, typ rules.Type, at time.Time, order, data string) string {
 	source := map[string]string{"orders": "order-service", "deliveries": "delivery-service", "chats": "chat-service", "refund-requests": "refund-service"}[typ.Topic()]
-	s := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":%q,"type":%q,"time":%q,"subject":%q`, id, source, typ, at.UTC().Format(time.RFC3339Nano), order)
-	if data != "" {
-		s += `,"data":` + data
-	}
-	return s + "}"
+	return string(testevent.JSON(id, source, typ, at, order, data))
 }
 
 func (p *chaosProducer) lastStamp() time.Time {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -48,14 +47,15 @@ type storyEvent struct {
 	offset time.Duration
 	order  string
 	typ    rules.Type
-	fields map[string]json.RawMessage // the CloudEvent, "time" set on stamp
+	event  rules.Event // decoded at load; its Time is set on stamp
 }
 
-// stamp returns the event with its time set to start+offset.
+// stamp returns the event with its time set to start+offset, as the
+// encoder every writer uses writes it.
 func (e storyEvent) stamp(start time.Time) ([]byte, error) {
-	f := maps.Clone(e.fields)
-	f["time"], _ = json.Marshal(start.Add(e.offset).UTC().Format(time.RFC3339Nano))
-	return json.Marshal(f)
+	ev := e.event
+	ev.Time = start.Add(e.offset)
+	return rules.EncodeEvent(ev), nil
 }
 
 // Load returns the embedded stories.
@@ -112,27 +112,33 @@ func parseStory(b []byte) (Story, error) {
 	return s, sc.Err()
 }
 
+// parseStoryEvent reads a story's line: an event whose time is an offset
+// from the start, like -2h or 3s. The rest is checked by the decoder now,
+// so that a story that does not decode fails at load, not when played.
 func parseStoryEvent(line []byte) (storyEvent, error) {
 	var e storyEvent
-	var head struct {
-		Time    string     `json:"time"`
-		Type    rules.Type `json:"type"`
-		Subject string     `json:"subject"`
-	}
-	if err := json.Unmarshal(line, &head); err != nil {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(line, &fields); err != nil {
 		return e, err
 	}
-	if err := json.Unmarshal(line, &e.fields); err != nil {
-		return e, err
+	var offset string
+	if err := json.Unmarshal(fields["time"], &offset); err != nil {
+		return e, fmt.Errorf("time: want an offset from the start, like -2h or 3s: %w", err)
 	}
-	d, err := time.ParseDuration(head.Time)
+	d, err := time.ParseDuration(offset)
 	if err != nil {
-		return e, fmt.Errorf("time %q: want an offset from the start, like -2h or 3s", head.Time)
+		return e, fmt.Errorf("time %q: want an offset from the start, like -2h or 3s", offset)
 	}
-	if head.Type.Topic() == "" {
-		return e, fmt.Errorf("unknown event type %q", head.Type)
+	fields["time"] = json.RawMessage(`"2000-01-01T00:00:00Z"`) // set on stamp
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return e, err
 	}
-	e.offset, e.order, e.typ = d, head.Subject, head.Type
+	ev, err := rules.Decode(b)
+	if err != nil {
+		return e, err
+	}
+	e.offset, e.order, e.typ, e.event = d, ev.OrderID, ev.Type, ev
 	return e, nil
 }
 
