@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/disputed/disputed/rules"
@@ -29,7 +28,7 @@ type Printer struct {
 // at, unless its command ID was printed before. It returns the decoded
 // body (*rules.Ruling, *rules.Transfer, *rules.Notice or *rules.Rejection),
 // or nil for a repeat or a message that is not a command.
-func (p *Printer) Print(at time.Time, subject string, data []byte) any {
+func (p *Printer) Print(at time.Time, subject string, data []byte) rules.Body {
 	var head struct {
 		CommandID string `json:"command_id"`
 	}
@@ -40,35 +39,22 @@ func (p *Printer) Print(at time.Time, subject string, data []byte) any {
 		p.seen = make(map[string]bool)
 	}
 	p.seen[head.CommandID] = true
-	kind, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(subject, "disputes."), "finance."), ".")
-	switch kind {
-	case "ruling":
-		var r rules.Ruling
-		if json.Unmarshal(data, &r) == nil {
-			p.Line(at, "ruling", r.OrderID, "%s: customer %s, provider %s %v: %s",
-				r.Outcome, money(r.RefundAmount, r.Currency), money(r.ProviderAmount, r.Currency), r.Articles, r.Reason)
-			return &r
-		}
-	case "transfer":
-		var t rules.Transfer
-		if json.Unmarshal(data, &t) == nil {
-			p.Line(at, "transfer", t.OrderID, "%s to %s %s", money(t.Amount, t.Currency), t.To, t.PartyID)
-			return &t
-		}
-	case "notice":
-		var n rules.Notice
-		if json.Unmarshal(data, &n) == nil {
-			p.Line(at, "notice", n.OrderID, "%s%s %v: %s", n.Kind, p.noticeTail(n), n.Articles, n.Message)
-			return &n
-		}
-	case "rejected":
-		var r rules.Rejection
-		if json.Unmarshal(data, &r) == nil {
-			p.Line(at, "rejected", r.OrderID, "%s %s: %s %v", r.EventType, r.EventID, r.Reason, r.Articles)
-			return &r
-		}
+	c, err := rules.ReadCommand(head.CommandID, subject, data)
+	if err != nil {
+		return nil
 	}
-	return nil
+	switch b := c.Body.(type) {
+	case *rules.Ruling:
+		p.Line(at, "ruling", b.OrderID, "%s: customer %s, provider %s %v: %s",
+			b.Outcome, money(b.RefundAmount, b.Currency), money(b.ProviderAmount, b.Currency), b.Articles, b.Reason)
+	case *rules.Transfer:
+		p.Line(at, "transfer", b.OrderID, "%s to %s %s", money(b.Amount, b.Currency), b.To, b.PartyID)
+	case *rules.Notice:
+		p.Line(at, "notice", b.OrderID, "%s%s %v: %s", b.Kind, p.noticeTail(*b), b.Articles, b.Message)
+	case *rules.Rejection:
+		p.Line(at, "rejected", b.OrderID, "%s %s: %s %v", b.EventType, b.EventID, b.Reason, b.Articles)
+	}
+	return c.Body
 }
 
 // Line prints a line of any kind: the demo's events too.
