@@ -1,10 +1,12 @@
 package consumer
 
 import (
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/disputed/disputed/internal/netaddr"
 	"github.com/disputed/disputed/rules"
 )
 
@@ -148,4 +150,104 @@ func (t Topics) Of(typ rules.Type) string {
 		return t.Chats
 	}
 	return t.RefundRequests
+}
+
+// Validate reports every field of c with a bad value, each as a
+// *rules.ConfigError naming the field. It checks c as it is given: a zero
+// field that NewKafka would fill with its default is reported, so start
+// from DefaultConfig. Brokers may be empty: whoever starts the brokers
+// fills them in.
+func (c Config) Validate() error {
+	var f rules.ConfigErrors
+	for _, b := range c.Brokers {
+		if !netaddr.HostPort(b) {
+			f.Add("Brokers", "%q is not host:port", b)
+		}
+	}
+	if strings.TrimSpace(c.Group) == "" {
+		f.Add("Group", "must not be empty")
+	}
+	seen := make(map[string]string)
+	for _, t := range []struct{ field, name string }{
+		{"Topics.Orders", c.Topics.Orders}, {"Topics.Deliveries", c.Topics.Deliveries},
+		{"Topics.Chats", c.Topics.Chats}, {"Topics.RefundRequests", c.Topics.RefundRequests},
+		{"DeadLetterTopic", c.DeadLetterTopic},
+	} {
+		switch {
+		case !validTopic(t.name):
+			f.Add(t.field, "%q is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", t.name)
+		case seen[t.name] != "":
+			f.Add(t.field, "%q is also %s: each topic must be different", t.name, rules.ConfigField(seen[t.name]))
+		default:
+			seen[t.name] = t.field
+		}
+	}
+	if c.MaxBatch <= 0 || c.MaxBatch > 100_000 {
+		f.Add("MaxBatch", "%d: must be between 1 and 100000", c.MaxBatch)
+	}
+	if c.MaxBytes <= 0 {
+		f.Add("MaxBytes", "%d: must be positive", c.MaxBytes)
+	}
+	if c.DueLimit <= 0 {
+		f.Add("DueLimit", "%d: must be positive", c.DueLimit)
+	}
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{
+		{"MaxWait", c.MaxWait}, {"Idle", c.Idle}, {"Skew", c.Skew},
+		{"HeartbeatInterval", c.HeartbeatInterval}, {"SessionTimeout", c.SessionTimeout}, {"RebalanceTimeout", c.RebalanceTimeout},
+		{"FlushTimeout", c.FlushTimeout}, {"BatchTimeout", c.BatchTimeout}, {"OutboxStuck", c.OutboxStuck},
+	} {
+		f.Positive(d.field, d.d)
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		f.Add("HeartbeatInterval", "%v: must be shorter than %s %v", c.HeartbeatInterval, rules.ConfigField("SessionTimeout"), c.SessionTimeout)
+	}
+	return f.Err()
+}
+
+// validTopic follows Kafka's own rule for topic names.
+func validTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate reports every field of c with a bad value, each as a
+// *rules.ConfigError naming the field.
+func (c ClientConfig) Validate() error {
+	var f rules.ConfigErrors
+	if (c.TLSCA != "" || c.TLSCert != "" || c.TLSKey != "" || c.TLSInsecure) && !c.TLS {
+		f.Add("TLS", "%s, %s, %s and %s need %[5]s",
+			rules.ConfigField("TLSCA"), rules.ConfigField("TLSCert"), rules.ConfigField("TLSKey"), rules.ConfigField("TLSInsecure"), rules.ConfigField("TLS"))
+	}
+	if c.TLSCert != "" && c.TLSKey == "" {
+		f.Add("TLSKey", "required by %s", rules.ConfigField("TLSCert"))
+	}
+	if c.TLSKey != "" && c.TLSCert == "" {
+		f.Add("TLSCert", "required by %s", rules.ConfigField("TLSKey"))
+	}
+	switch c.SASLMechanism {
+	case "":
+		if c.SASLUser != "" || c.SASLPasswd != "" {
+			f.Add("SASLMechanism", "must be set when a SASL user or password is given")
+		}
+	case SASLPlain, SASLSCRAMSHA256, SASLSCRAMSHA512:
+		if c.SASLUser == "" {
+			f.Add("SASLUser", "required by %s %s", rules.ConfigField("SASLMechanism"), c.SASLMechanism)
+		}
+		if c.SASLPasswd == "" {
+			f.Add("SASLPasswd", "required by %s %s", rules.ConfigField("SASLMechanism"), c.SASLMechanism)
+		}
+	default:
+		f.Add("SASLMechanism", "%q: must be plain, scram-sha-256 or scram-sha-512", c.SASLMechanism)
+	}
+	return f.Err()
 }

@@ -3,9 +3,15 @@ package producer
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/disputed/disputed/internal/netaddr"
+	"github.com/disputed/disputed/rules"
 )
 
 // ConnConfig says how to reach NATS.
@@ -91,4 +97,39 @@ func (c *Conn) Close() {
 		c.log.Warn("nats drain did not finish within the shutdown grace")
 		c.Conn.Close()
 	}
+}
+
+// Validate reports every field of c with a bad value, each as a
+// *rules.ConfigError naming the field. An empty URL is not reported:
+// whoever starts the server fills it in; neither is DrainTimeout, which
+// the caller sets from its own shutdown grace.
+func (c ConnConfig) Validate() error {
+	var f rules.ConfigErrors
+	if c.URL != "" {
+		for s := range strings.SplitSeq(c.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) {
+				f.Add("URL", "%s: must be a nats://, tls://, ws:// or wss:// URL with a host", netaddr.Redact(s))
+			}
+		}
+	}
+	auth := 0
+	for _, set := range []bool{c.Creds != "", c.NKey != "", c.User != ""} {
+		if set {
+			auth++
+		}
+	}
+	if auth > 1 {
+		f.Add("Creds", "%s, %s and %s exclude one another", rules.ConfigField("Creds"), rules.ConfigField("NKey"), rules.ConfigField("User"))
+	}
+	if c.Password != "" && c.User == "" {
+		f.Add("User", "required by %s", rules.ConfigField("Password"))
+	}
+	if c.TLSCert != "" && c.TLSKey == "" {
+		f.Add("TLSKey", "required by %s", rules.ConfigField("TLSCert"))
+	}
+	if c.TLSKey != "" && c.TLSCert == "" {
+		f.Add("TLSCert", "required by %s", rules.ConfigField("TLSKey"))
+	}
+	return f.Err()
 }

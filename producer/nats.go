@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -78,6 +79,37 @@ func (c Config) withDefaults() Config {
 		c.MaxPending = d.MaxPending
 	}
 	return c
+}
+
+// Validate reports every field of c with a bad value, each as a
+// *rules.ConfigError naming the field. It checks c as it is given: a zero
+// field that NewNATS would fill with its default is reported, so start
+// from DefaultConfig.
+func (c Config) Validate() error {
+	var f rules.ConfigErrors
+	seen := make(map[string]string)
+	for _, s := range []struct{ field, name string }{
+		{"DisputesStream", c.DisputesStream}, {"FinanceStream", c.FinanceStream}, {"GuardStream", c.GuardStream},
+	} {
+		switch {
+		case s.name == "" || strings.ContainsAny(s.name, ".*> \t\n/\\"):
+			f.Add(s.field, "%q is not a JetStream stream name", s.name)
+		case seen[s.name] != "":
+			f.Add(s.field, "%q is also %s: the streams must differ", s.name, rules.ConfigField(seen[s.name]))
+		default:
+			seen[s.name] = s.field
+		}
+	}
+	f.Positive("DisputesDuplicates", c.DisputesDuplicates)
+	f.Positive("FinanceDuplicates", c.FinanceDuplicates)
+	f.Positive("AckTimeout", c.AckTimeout)
+	if c.Replicas < 1 || c.Replicas > 5 {
+		f.Add("Replicas", "%d: must be 1 to 5", c.Replicas)
+	}
+	if c.MaxPending < 1 {
+		f.Add("MaxPending", "%d: must be positive", c.MaxPending)
+	}
+	return f.Err()
 }
 
 // NATS publishes commands to JetStream. It is safe for concurrent use.

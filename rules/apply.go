@@ -43,23 +43,29 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// Validate reports every setting that is out of range.
+// Validate reports every setting that is out of range, each as a
+// *ConfigError naming its field.
 func (p Policy) Validate() error {
-	var errs []error
+	var f ConfigErrors
 	if p.RuleSet != RuleSet2018 {
-		errs = append(errs, fmt.Errorf("rule set %q: only %q is implemented", p.RuleSet, RuleSet2018))
+		f.Add("RuleSet", "%q: only %q is implemented", p.RuleSet, RuleSet2018)
 	}
 	const maxWindow = 10 * 365 * 24 * time.Hour // keeps every deadline encodable (see maxTime)
 	if p.EvidenceWindow <= 0 || p.EvidenceWindow > maxWindow {
-		errs = append(errs, fmt.Errorf("evidence window %v: must be positive and at most 10 years", p.EvidenceWindow))
+		f.Add("EvidenceWindow", "%v: must be positive and at most 10 years", p.EvidenceWindow)
 	}
 	if p.ModificationWindow <= 0 || p.ModificationWindow > maxWindow {
-		errs = append(errs, fmt.Errorf("modification window %v: must be positive and at most 10 years", p.ModificationWindow))
+		f.Add("ModificationWindow", "%v: must be positive and at most 10 years", p.ModificationWindow)
 	}
-	if p.MaxEvents < 0 || p.MaxChats < 0 || p.MaxEvidence < 0 || p.MaxVoucherText < 0 {
-		errs = append(errs, errors.New("per-order limits cannot be negative"))
+	for _, l := range []struct {
+		field string
+		n     int
+	}{{"MaxChats", p.MaxChats}, {"MaxEvidence", p.MaxEvidence}, {"MaxEvents", p.MaxEvents}, {"MaxVoucherText", p.MaxVoucherText}} {
+		if l.n < 0 {
+			f.Add(l.field, "%d: a per-order limit cannot be negative (0: no limit)", l.n)
+		}
 	}
-	return errors.Join(errs...)
+	return f.Err()
 }
 
 // Decision is what applying one input to one order produced.

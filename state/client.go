@@ -5,9 +5,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 
 	"github.com/disputed/disputed/internal/netaddr"
+	"github.com/disputed/disputed/rules"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -63,4 +65,37 @@ type clientLog struct{ log *slog.Logger }
 
 func (l clientLog) Printf(ctx context.Context, format string, args ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, args...))
+}
+
+// Validate reports every field of c with a bad value, each as a
+// *rules.ConfigError naming the field. An empty URL is not reported:
+// whoever starts the server fills it in.
+func (c ClientConfig) Validate() error {
+	var f rules.ConfigErrors
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		switch {
+		case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss"):
+			f.Add("URL", "%s: must be a redis:// or rediss:// URL", netaddr.Redact(c.URL))
+		default:
+			if _, err := redis.ParseURL(c.URL); err != nil {
+				f.Add("URL", "%s: %v", netaddr.Redact(c.URL), err)
+			}
+			if c.TLSCA != "" && u.Scheme != "rediss" {
+				f.Add("TLSCA", "needs a rediss:// URL")
+			}
+		}
+	}
+	if c.Cluster && c.URL == "" {
+		f.Add("Cluster", "needs %s (a seed of the cluster)", rules.ConfigField("URL"))
+	}
+	if len(c.ClusterAddrs) > 0 && !c.Cluster {
+		f.Add("ClusterAddrs", "needs %s", rules.ConfigField("Cluster"))
+	}
+	for _, a := range c.ClusterAddrs {
+		if !netaddr.HostPort(a) {
+			f.Add("ClusterAddrs", "%q is not host:port", a)
+		}
+	}
+	return f.Err()
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,31 @@ func DefaultConfig() Config {
 		Durability: Durability{Mode: DurabilityFsync, Replicas: 1, Timeout: time.Second},
 		Now:        time.Now,
 	}
+}
+
+// Validate reports every field of c with a bad value, each as a
+// *rules.ConfigError naming the field. It checks c as it is given: a zero
+// field that NewRedis would fill with its default is reported, so start
+// from DefaultConfig.
+func (c Config) Validate() error {
+	var f rules.ConfigErrors
+	// Braces would break the {partition} hash tag that keeps a partition's
+	// keys in one cluster slot.
+	if c.Prefix == "" || strings.ContainsAny(c.Prefix, "{} \t\n") {
+		f.Add("Prefix", "%q: must be non-empty, without braces or spaces", c.Prefix)
+	}
+	f.Positive("Retention", c.Retention)
+	switch d := c.Durability; d.Mode {
+	case DurabilityFsync, DurabilityUnsafe:
+	case DurabilityReplicas:
+		if d.Replicas < 1 {
+			f.Add("Durability.Replicas", "%d: %s %s needs at least 1", d.Replicas, rules.ConfigField("Durability.Mode"), DurabilityReplicas)
+		}
+		f.Positive("Durability.Timeout", d.Timeout)
+	default:
+		f.Add("Durability.Mode", "%q: must be %s, %s or %s", d.Mode, DurabilityFsync, DurabilityReplicas, DurabilityUnsafe)
+	}
+	return f.Err()
 }
 
 // Redis is the Redis-backed store of record. It is safe for concurrent use;

@@ -21,7 +21,7 @@ import (
 
 // Config is everything `disputed run` and `disputed demo` are told, from
 // flags and their environment equivalents. It is parsed and validated here,
-// in cmd, and handed out as the packages' own typed configs.
+// in cmd, into the packages' own typed configs, which it holds.
 type Config struct {
 	Kafka  KafkaConfig
 	Redis  RedisConfig
@@ -34,15 +34,7 @@ type Config struct {
 	// answers 403, except on the embedded default.
 	APIToken string
 	// Pprof serves the Go profiler on the HTTP listener.
-	Pprof bool
-	// Retention of closed orders in Redis.
-	Retention time.Duration
-	// Skew: events stamped further ahead of the clock are malformed.
-	Skew time.Duration
-	// Idle: how long a topic read to its end holds the partition's event
-	// time back for events of other topics still on their way.
-	Idle          time.Duration
-	MaxBatch      int
+	Pprof         bool
 	ShutdownGrace time.Duration
 	LogFormat     string // text or json
 	LogLevel      string // debug, info, warn or error
@@ -53,112 +45,46 @@ type Config struct {
 	EmbeddedPorts embedded.Ports
 }
 
-// KafkaConfig says where the input topics are and how to reach them.
+// KafkaConfig is the stream processor's configuration, and how to reach
+// the brokers (TLS, SASL).
 type KafkaConfig struct {
-	Brokers  []string
-	Group    string
-	Topics   consumer.Topics
-	DLQTopic string
-
-	// Group timing: how often the member heartbeats, how long the group
-	// waits for a silent member before handing its partitions on, and how
-	// long a rebalance may take.
-	HeartbeatInterval time.Duration
-	SessionTimeout    time.Duration
-	RebalanceTimeout  time.Duration
-
-	TLS         bool
-	TLSFiles    TLSFiles
-	TLSInsecure bool // skip verifying the brokers' certificates
-
-	SASLMechanism string // "", plain, scram-sha-256 or scram-sha-512
-	SASLUser      string
-	SASLPassword  string
+	consumer.Config
+	consumer.ClientConfig
 }
 
-// RedisConfig says where the store of record is.
+// RedisConfig is the store of record's configuration, and how to reach it.
 type RedisConfig struct {
-	URL          string // redis:// or rediss://
-	Cluster      bool   // the URL's host is a seed of a Redis Cluster
-	ClusterAddrs []string
-	Prefix       string
-	TLSCA        string // CA bundle for rediss://
-
-	// Durability is what a save makes sure of before its commands may be
-	// published: fsync, replicas or unsafe (state.Durability).
-	Durability   string
-	WaitReplicas int
-	WaitTimeout  time.Duration
+	state.Config
+	state.ClientConfig
 }
 
-// NATSConfig says where commands are published and into which streams.
+// NATSConfig is how commands are published and into which streams, and how
+// to reach NATS.
 type NATSConfig struct {
-	URL      string
-	Creds    string // credentials file (JWT and seed)
-	NKey     string // nkey seed file
-	User     string
-	Password string
-	TLSFiles TLSFiles
-
-	CreateStreams     bool
-	DisputesStream    string
-	FinanceStream     string
-	Duplicates        time.Duration // of DISPUTES
-	FinanceDuplicates time.Duration // of FINANCE and the guard
-	GuardStream       string
-	Replicas          int // of each stream
+	producer.Config
+	producer.ConnConfig
+	// CreateStreams creates or updates the streams on start.
+	CreateStreams bool
 }
 
 // conn is how run and tail connect: the server and its credentials,
 // draining for at most drain when the connection closes.
-func (n *NATSConfig) conn(drain time.Duration) producer.ConnConfig {
-	return producer.ConnConfig{
-		URL: n.URL, Creds: n.Creds, NKey: n.NKey, User: n.User, Password: n.Password,
-		TLSCA: n.TLSFiles.CA, TLSCert: n.TLSFiles.Cert, TLSKey: n.TLSFiles.Key, DrainTimeout: drain,
-	}
-}
-
-// TLSFiles names PEM files; all empty means the system's roots and no
-// client certificate.
-type TLSFiles struct {
-	CA, Cert, Key string
+func (n NATSConfig) conn(drain time.Duration) producer.ConnConfig {
+	c := n.ConnConfig
+	c.DrainTimeout = drain
+	return c
 }
 
 // defaultConfig holds the defaults that flags and environment override:
 // each package's own, and the few that are cmd's (the HTTP listener,
 // shutdown, logging).
 func defaultConfig() Config {
-	cc, sc, pc := consumer.DefaultConfig(), state.DefaultConfig(), producer.DefaultConfig()
 	return Config{
-		Kafka: KafkaConfig{
-			Group:             cc.Group,
-			Topics:            cc.Topics,
-			DLQTopic:          cc.DeadLetterTopic,
-			HeartbeatInterval: cc.HeartbeatInterval,
-			SessionTimeout:    cc.SessionTimeout,
-			RebalanceTimeout:  cc.RebalanceTimeout,
-		},
-		Redis: RedisConfig{
-			Prefix:       sc.Prefix,
-			Durability:   sc.Durability.Mode,
-			WaitReplicas: sc.Durability.Replicas,
-			WaitTimeout:  sc.Durability.Timeout,
-		},
-		NATS: NATSConfig{
-			CreateStreams:     true,
-			DisputesStream:    pc.DisputesStream,
-			FinanceStream:     pc.FinanceStream,
-			Duplicates:        pc.DisputesDuplicates,
-			FinanceDuplicates: pc.FinanceDuplicates,
-			GuardStream:       pc.GuardStream,
-			Replicas:          pc.Replicas,
-		},
+		Kafka:         KafkaConfig{Config: consumer.DefaultConfig()},
+		Redis:         RedisConfig{Config: state.DefaultConfig()},
+		NATS:          NATSConfig{Config: producer.DefaultConfig(), CreateStreams: true},
 		Policy:        rules.DefaultPolicy(),
 		HTTPAddr:      ":8080",
-		Retention:     sc.Retention,
-		Skew:          cc.Skew,
-		Idle:          cc.Idle,
-		MaxBatch:      cc.MaxBatch,
 		ShutdownGrace: 15 * time.Second,
 		LogFormat:     "text",
 		LogLevel:      "info",
@@ -171,7 +97,7 @@ func defaultConfig() Config {
 func parseConfig(name string, def Config, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	c := def
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	checks := []func(*flag.FlagSet) error{c.register(fs, getenv), policyFlags(fs, &c.Policy, getenv)}
+	e := c.register(fs, getenv)
 	if err := parseFlags(fs, args, stderr, func(w io.Writer) {
 		fmt.Fprintf(w, "usage: disputed %s [flags]\n", name)
 		fmt.Fprintln(w, "Without --kafka-brokers, --redis-url and --nats-url, in-process servers are started.")
@@ -185,10 +111,7 @@ func parseConfig(name string, def Config, args []string, getenv func(string) str
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, name, fs.Args())
 	}
-	var errs []error
-	for _, check := range checks {
-		errs = append(errs, check(fs))
-	}
+	errs := []error{e.check(fs)}
 	// The embedded default serves the API without a token: unless told
 	// otherwise it listens on loopback only.
 	if c.embedded() && !flagSet(fs, "http-addr") && getenv(envName("http-addr")) == "" {
@@ -231,10 +154,12 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 }
 
 // register defines the flags on fs, with the current values of c as
-// defaults unless the environment has others. The returned function
-// reports the environment values that did not parse.
-func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*flag.FlagSet) error {
+// defaults unless the environment has others. The envDefaults returned
+// know which field each flag sets, and report the environment values that
+// did not parse.
+func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) *envDefaults {
 	e := &envDefaults{}
+	e.policy(fs, &c.Policy, getenv)
 	str := func(p *string, name, help string) { e.string(fs, p, name, getenv, help) }
 	dur := func(p *time.Duration, name, help string) { e.duration(fs, p, name, envName(name), getenv, help) }
 	boolean := func(p *bool, name, help string) { e.bool(fs, p, name, getenv, help) }
@@ -246,16 +171,16 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	str(&k.Topics.Deliveries, "topic-deliveries", "input `topic` of delivery events")
 	str(&k.Topics.Chats, "topic-chats", "input `topic` of chat messages")
 	str(&k.Topics.RefundRequests, "topic-refund-requests", "input `topic` of refund events")
-	str(&k.DLQTopic, "topic-dlq", "dead-letter `topic` for malformed input")
+	str(&k.DeadLetterTopic, "topic-dlq", "dead-letter `topic` for malformed input")
 	dur(&k.HeartbeatInterval, "group-heartbeat", "consumer group heartbeat interval")
 	dur(&k.SessionTimeout, "group-session-timeout", "how long the group waits for a silent member before moving its partitions")
 	dur(&k.RebalanceTimeout, "group-rebalance-timeout", "how long a rebalance may take")
 	boolean(&k.TLS, "kafka-tls", "connect to Kafka with TLS")
-	e.tlsFiles(fs, &k.TLSFiles, "kafka-tls", "the Kafka brokers", getenv)
+	e.tlsFiles(fs, &k.TLSCA, &k.TLSCert, &k.TLSKey, "kafka-tls", "the Kafka brokers", getenv)
 	boolean(&k.TLSInsecure, "kafka-tls-insecure", "do not verify the Kafka brokers' certificates (testing only)")
 	str(&k.SASLMechanism, "kafka-sasl-mechanism", "Kafka SASL `mechanism`: plain, scram-sha-256 or scram-sha-512")
 	str(&k.SASLUser, "kafka-sasl-user", "Kafka SASL `user`")
-	e.secret(fs, &k.SASLPassword, "kafka-sasl-password", getenv, "Kafka SASL `password`")
+	e.secret(fs, &k.SASLPasswd, "kafka-sasl-password", getenv, "Kafka SASL `password`")
 
 	r := &c.Redis
 	str(&r.URL, "redis-url", "Redis `URL`: redis://[user:password@]host:port[/db] or rediss://...")
@@ -263,14 +188,14 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	e.list(fs, &r.ClusterAddrs, "redis-cluster-addrs", getenv, "comma-separated further Redis Cluster seed `host:port` list")
 	str(&r.Prefix, "redis-prefix", "`prefix` of every Redis key")
 	str(&r.TLSCA, "redis-tls-ca", "PEM `file` of the CAs that sign Redis's certificate (rediss:// only)")
-	str(&r.Durability, "redis-durability", "what a save makes sure of before its commands are published: fsync (every primary runs appendfsync always; checked at start), replicas (each save waits for --redis-wait-replicas), or unsafe")
-	e.int(fs, &r.WaitReplicas, "redis-wait-replicas", getenv, "with --redis-durability replicas: replicas that must have each save")
-	dur(&r.WaitTimeout, "redis-wait-timeout", "with --redis-durability replicas: how long one WAIT waits before it is asked again")
+	str(&r.Durability.Mode, "redis-durability", "what a save makes sure of before its commands are published: fsync (every primary runs appendfsync always; checked at start), replicas (each save waits for --redis-wait-replicas), or unsafe")
+	e.int(fs, &r.Durability.Replicas, "redis-wait-replicas", getenv, "with --redis-durability replicas: replicas that must have each save")
+	dur(&r.Durability.Timeout, "redis-wait-timeout", "with --redis-durability replicas: how long one WAIT waits before it is asked again")
 
 	n := &c.NATS
 	n.register(fs, e, getenv)
 	boolean(&n.CreateStreams, "create-streams", "create or update the JetStream streams on start")
-	dur(&n.Duplicates, "duplicate-window", "JetStream duplicate window of the disputes stream")
+	dur(&n.DisputesDuplicates, "duplicate-window", "JetStream duplicate window of the disputes stream")
 	dur(&n.FinanceDuplicates, "finance-duplicate-window", "JetStream duplicate window of the finance and guard streams: an outage of Redis or NATS shorter than it cannot store a transfer twice")
 	str(&n.GuardStream, "stream-guard", "JetStream `stream` of disputed.guard.>, which refuses a second final ruling of an order")
 	e.int(fs, &n.Replicas, "stream-replicas", getenv, "replicas of each JetStream stream (1, 3 or 5 on a NATS cluster)")
@@ -278,17 +203,17 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) func(*fl
 	str(&c.HTTPAddr, "http-addr", "`address` serving /metrics, /healthz, /readyz and the /v1 API")
 	e.secret(fs, &c.APIToken, "api-token", getenv, "bearer `token` of the /v1 inspection API")
 	boolean(&c.Pprof, "pprof", "serve the Go profiler at /debug/pprof/ on --http-addr (it shows the process's internals: a trusted network only)")
-	dur(&c.Retention, "retention", "how long a closed order is kept in Redis")
-	dur(&c.Skew, "skew", "an event stamped further ahead of the clock is malformed")
-	dur(&c.Idle, "idle", "how long a topic read to its end holds back the partition's event time (and its deadlines) for events of other topics still on their way")
-	e.int(fs, &c.MaxBatch, "max-batch", getenv, "most events applied in one atomic step")
+	dur(&r.Retention, "retention", "how long a closed order is kept in Redis")
+	dur(&k.Skew, "skew", "an event stamped further ahead of the clock is malformed")
+	dur(&k.Idle, "idle", "how long a topic read to its end holds back the partition's event time (and its deadlines) for events of other topics still on their way")
+	e.int(fs, &k.MaxBatch, "max-batch", getenv, "most events applied in one atomic step")
 	dur(&c.ShutdownGrace, "shutdown-grace", "time to finish in-flight work on SIGTERM")
 	str(&c.LogFormat, "log-format", "log `format`: text or json")
 	str(&c.LogLevel, "log-level", "log `level`: debug, info, warn or error")
 	e.int(fs, &c.EmbeddedPorts.Kafka, "embedded-kafka-port", getenv, "on the embedded default: the in-process Kafka's `port` on 127.0.0.1 (0: any free one)")
 	e.int(fs, &c.EmbeddedPorts.NATS, "embedded-nats-port", getenv, "on the embedded default: the in-process NATS's `port` on 127.0.0.1 (0: any free one)")
 	e.int(fs, &c.EmbeddedPorts.Redis, "embedded-redis-port", getenv, "on the embedded default: the in-process Redis's `port` on 127.0.0.1 (0: any free one)")
-	return e.check
+	return e
 }
 
 // envName is the environment variable of a flag: --kafka-brokers is
@@ -306,7 +231,7 @@ func (n *NATSConfig) register(fs *flag.FlagSet, e *envDefaults, getenv func(stri
 	str(&n.NKey, "nats-nkey", "NATS nkey seed `file`")
 	str(&n.User, "nats-user", "NATS `user`")
 	e.secret(fs, &n.Password, "nats-password", getenv, "NATS `password`")
-	e.tlsFiles(fs, &n.TLSFiles, "nats-tls", "the NATS server", getenv)
+	e.tlsFiles(fs, &n.TLSCA, &n.TLSCert, &n.TLSKey, "nats-tls", "the NATS server", getenv)
 	str(&n.DisputesStream, "stream-disputes", "JetStream `stream` of disputes.> (rulings, notices, rejections)")
 	str(&n.FinanceStream, "stream-finance", "JetStream `stream` of finance.> (transfers)")
 }
@@ -315,10 +240,10 @@ func (n *NATSConfig) register(fs *flag.FlagSet, e *envDefaults, getenv func(stri
 
 // tlsFiles defines the three flags prefix-ca, prefix-cert and prefix-key
 // of a client's TLS files for what it connects to.
-func (e *envDefaults) tlsFiles(fs *flag.FlagSet, t *TLSFiles, prefix, what string, getenv func(string) string) {
-	e.string(fs, &t.CA, prefix+"-ca", getenv, "PEM `file` of the CAs to trust for "+what+" (default: the system's)")
-	e.string(fs, &t.Cert, prefix+"-cert", getenv, "PEM `file` of the client certificate for "+what)
-	e.string(fs, &t.Key, prefix+"-key", getenv, "PEM `file` of the client certificate's key for "+what)
+func (e *envDefaults) tlsFiles(fs *flag.FlagSet, ca, cert, key *string, prefix, what string, getenv func(string) string) {
+	e.string(fs, ca, prefix+"-ca", getenv, "PEM `file` of the CAs to trust for "+what+" (default: the system's)")
+	e.string(fs, cert, prefix+"-cert", getenv, "PEM `file` of the client certificate for "+what)
+	e.string(fs, key, prefix+"-key", getenv, "PEM `file` of the client certificate's key for "+what)
 }
 
 func (e *envDefaults) string(fs *flag.FlagSet, p *string, name string, getenv func(string) string, help string) {
@@ -328,6 +253,7 @@ func (e *envDefaults) string(fs *flag.FlagSet, p *string, name string, getenv fu
 		def = v
 	}
 	fs.StringVar(p, name, def, help+" (env "+env+")")
+	e.defines(p, name)
 }
 
 // secret is string for passwords: the environment value is not shown as the
@@ -335,6 +261,8 @@ func (e *envDefaults) string(fs *flag.FlagSet, p *string, name string, getenv fu
 func (e *envDefaults) secret(fs *flag.FlagSet, p *string, name string, getenv func(string) string, help string) {
 	env := envName(name)
 	fs.StringVar(p, name, "", help+" (env "+env+"; prefer it to the flag, which ps shows)")
+	e.defines(p, name)
+	e.secrets = append(e.secrets, name)
 	if v := getenv(env); v != "" {
 		*p = v // after StringVar, which resets *p to the shown default
 	}
@@ -352,6 +280,7 @@ func (e *envDefaults) bool(fs *flag.FlagSet, p *bool, name string, getenv func(s
 		}
 	}
 	fs.BoolVar(p, name, def, help+" (env "+env+")")
+	e.defines(p, name)
 }
 
 func (e *envDefaults) int(fs *flag.FlagSet, p *int, name string, getenv func(string) string, help string) {
@@ -366,6 +295,7 @@ func (e *envDefaults) int(fs *flag.FlagSet, p *int, name string, getenv func(str
 		}
 	}
 	fs.IntVar(p, name, def, help+" (env "+env+")")
+	e.defines(p, name)
 }
 
 func (e *envDefaults) list(fs *flag.FlagSet, p *[]string, name string, getenv func(string) string, help string) {
@@ -373,6 +303,7 @@ func (e *envDefaults) list(fs *flag.FlagSet, p *[]string, name string, getenv fu
 	if v := getenv(env); v != "" {
 		*p = netaddr.SplitList(v)
 	}
+	e.defines(p, name)
 	fs.Func(name, help+" (env "+env+")", func(v string) error {
 		*p = netaddr.SplitList(v)
 		return nil

@@ -56,7 +56,7 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:   "duplicate topics",
-			modify: func(c *Config) { c.Kafka.Topics.Deliveries = "orders"; c.Kafka.DLQTopic = "chats" },
+			modify: func(c *Config) { c.Kafka.Topics.Deliveries = "orders"; c.Kafka.DeadLetterTopic = "chats" },
 			want:   []string{`--topic-deliveries: "orders" is also --topic-orders`, `--topic-dlq: "chats" is also --topic-chats`},
 		},
 		{
@@ -115,7 +115,7 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:   "nats TLS cert without key",
-			modify: func(c *Config) { c.NATS.TLSFiles.Cert = "cert.pem" },
+			modify: func(c *Config) { c.NATS.TLSCert = "cert.pem" },
 			want:   []string{"--nats-tls-key: required by --nats-tls-cert"},
 		},
 		{
@@ -125,12 +125,12 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:   "kafka TLS key without cert",
-			modify: func(c *Config) { c.Kafka.TLS, c.Kafka.TLSFiles.Key = true, "key.pem" },
+			modify: func(c *Config) { c.Kafka.TLS, c.Kafka.TLSKey = true, "key.pem" },
 			want:   []string{"--kafka-tls-cert: required by --kafka-tls-key"},
 		},
 		{
 			name:   "kafka TLS files without TLS",
-			modify: func(c *Config) { c.Kafka.TLSFiles.CA = "ca.pem" },
+			modify: func(c *Config) { c.Kafka.TLSCA = "ca.pem" },
 			want:   []string{"need --kafka-tls"},
 		},
 		{
@@ -140,7 +140,7 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:   "SASL without user",
-			modify: func(c *Config) { c.Kafka.SASLMechanism, c.Kafka.SASLPassword = "scram-sha-512", "pw" },
+			modify: func(c *Config) { c.Kafka.SASLMechanism, c.Kafka.SASLPasswd = "scram-sha-512", "pw" },
 			want:   []string{"--kafka-sasl-user: required"},
 		},
 		{
@@ -151,14 +151,14 @@ func TestValidate(t *testing.T) {
 		{
 			name: "negative durations",
 			modify: func(c *Config) {
-				c.Retention, c.Skew, c.ShutdownGrace, c.NATS.Duplicates = -time.Hour, -1, 0, -time.Minute
+				c.Redis.Retention, c.Kafka.Skew, c.ShutdownGrace, c.NATS.DisputesDuplicates = -time.Hour, -1, 0, -time.Minute
 				c.Policy.EvidenceWindow = -time.Hour
 			},
 			want: []string{"--retention", "--skew", "--shutdown-grace", "--duplicate-window", "--evidence-window"},
 		},
 		{
 			name:   "max batch zero",
-			modify: func(c *Config) { c.MaxBatch = 0 },
+			modify: func(c *Config) { c.Kafka.MaxBatch = 0 },
 			want:   []string{"--max-batch"},
 		},
 		{
@@ -170,6 +170,38 @@ func TestValidate(t *testing.T) {
 			name:   "http address without port",
 			modify: func(c *Config) { c.HTTPAddr = "localhost" },
 			want:   []string{"--http-addr"},
+		},
+		{
+			name:   "SASL without password",
+			modify: func(c *Config) { c.Kafka.SASLMechanism, c.Kafka.SASLUser = "plain", "u" },
+			want:   []string{"--kafka-sasl-password: required by --kafka-sasl-mechanism plain (env DISPUTED_KAFKA_SASL_PASSWORD)"},
+		},
+		{
+			name:   "heartbeat not shorter than the session",
+			modify: func(c *Config) { c.Kafka.HeartbeatInterval = c.Kafka.SessionTimeout },
+			want:   []string{"--group-heartbeat: 10s: must be shorter than --group-session-timeout 10s"},
+		},
+		{
+			name: "durability replicas without replicas",
+			modify: func(c *Config) {
+				c.Redis.Durability.Mode, c.Redis.Durability.Replicas, c.Redis.Durability.Timeout = "replicas", 0, 0
+			},
+			want: []string{"--redis-wait-replicas: 0: --redis-durability replicas needs at least 1", "--redis-wait-timeout: 0s: must be positive"},
+		},
+		{
+			name:   "unknown durability",
+			modify: func(c *Config) { c.Redis.Durability.Mode = "always" },
+			want:   []string{`--redis-durability: "always": must be fsync, replicas or unsafe`},
+		},
+		{
+			name:   "stream replicas",
+			modify: func(c *Config) { c.NATS.Replicas = 6 },
+			want:   []string{"--stream-replicas: 6: must be 1 to 5"},
+		},
+		{
+			name:   "modification window too long",
+			modify: func(c *Config) { c.Policy.ModificationWindow = 100_000 * time.Hour },
+			want:   []string{"--modification-window: 100000h0m0s: must be positive and at most 10 years"},
 		},
 	}
 	for _, tt := range tests {
@@ -194,7 +226,44 @@ func TestValidate(t *testing.T) {
 			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "secret") {
 				t.Errorf("Validate() = %v: leaks a password", err)
 			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "--") {
+					t.Errorf("Validate() = %v\n%q does not start with the flag it is about", err, line)
+				}
+			}
 		})
+	}
+}
+
+// TestConfigFlagsNameEveryFlag checks that the packages' errors, which name
+// the fields of their configs, can name each flag in Config.
+func TestConfigFlagsNameEveryFlag(t *testing.T) {
+	c := defaultConfig()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	c.register(fs, env(nil))
+	named := make(map[string]bool)
+	for _, f := range configFlags().byField {
+		named[f] = true
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !named[f.Name] {
+			t.Errorf("--%s names no field of Config", f.Name)
+		}
+	})
+	for field, want := range map[string]string{
+		"Kafka.Config.Topics.Orders":       "topic-orders",
+		"Kafka.Config.DeadLetterTopic":     "topic-dlq",
+		"Kafka.ClientConfig.SASLPasswd":    "kafka-sasl-password",
+		"Redis.Config.Durability.Replicas": "redis-wait-replicas",
+		"Redis.ClientConfig.URL":           "redis-url",
+		"NATS.Config.DisputesDuplicates":   "duplicate-window",
+		"NATS.ConnConfig.TLSKey":           "nats-tls-key",
+		"Policy.EvidenceWindow":            "evidence-window",
+		"EmbeddedPorts.Redis":              "embedded-redis-port",
+	} {
+		if got := configFlags().byField[field]; got != want {
+			t.Errorf("flag of %s = %q, want %q", field, got, want)
+		}
 	}
 }
 
@@ -208,9 +277,9 @@ func TestParseConfigPrecedence(t *testing.T) {
 		{
 			name: "defaults",
 			check: func(t *testing.T, c Config) {
-				if c.Kafka.Group != "disputed" || c.Kafka.Topics.RefundRequests != "refund-requests" || c.Kafka.DLQTopic != "disputes.dlq" ||
-					c.Retention != 2160*time.Hour || c.Skew != 5*time.Minute || c.NATS.Duplicates != 10*time.Minute || c.NATS.FinanceDuplicates != 6*time.Hour ||
-					!c.NATS.CreateStreams || c.MaxBatch != 500 || c.ShutdownGrace != 15*time.Second || c.HTTPAddr != "127.0.0.1:8080" {
+				if c.Kafka.Group != "disputed" || c.Kafka.Topics.RefundRequests != "refund-requests" || c.Kafka.DeadLetterTopic != "disputes.dlq" ||
+					c.Redis.Retention != 2160*time.Hour || c.Kafka.Skew != 5*time.Minute || c.NATS.DisputesDuplicates != 10*time.Minute || c.NATS.FinanceDuplicates != 6*time.Hour ||
+					!c.NATS.CreateStreams || c.Kafka.MaxBatch != 500 || c.ShutdownGrace != 15*time.Second || c.HTTPAddr != "127.0.0.1:8080" {
 					t.Errorf("defaults: %+v", c)
 				}
 				if !c.embedded() {
@@ -228,7 +297,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 			},
 			check: func(t *testing.T, c Config) {
 				if !slices.Equal(c.Kafka.Brokers, []string{"k1:9092", "k2:9092"}) || c.Kafka.Group != "g-env" ||
-					c.Kafka.Topics.Orders != "o-env" || c.NATS.CreateStreams || c.MaxBatch != 7 ||
+					c.Kafka.Topics.Orders != "o-env" || c.NATS.CreateStreams || c.Kafka.MaxBatch != 7 ||
 					c.Policy.EvidenceWindow != time.Hour || c.NATS.Password != "pw-env" {
 					t.Errorf("from env: %+v", c)
 				}
@@ -247,7 +316,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 			},
 			check: func(t *testing.T, c Config) {
 				if !slices.Equal(c.Kafka.Brokers, []string{"k3:9092"}) || c.Kafka.Group != "g-flag" || !c.NATS.CreateStreams ||
-					c.MaxBatch != 9 || c.Policy.EvidenceWindow != 2*time.Hour || c.NATS.Password != "pw-flag" {
+					c.Kafka.MaxBatch != 9 || c.Policy.EvidenceWindow != 2*time.Hour || c.NATS.Password != "pw-flag" {
 					t.Errorf("flags over env: %+v", c)
 				}
 			},
@@ -276,8 +345,8 @@ func TestParseConfigPrecedence(t *testing.T) {
 			args: []string{"--max-batch", "3"},
 			env:  map[string]string{"DISPUTED_MAX_BATCH": "lots"},
 			check: func(t *testing.T, c Config) {
-				if c.MaxBatch != 3 {
-					t.Errorf("MaxBatch = %d", c.MaxBatch)
+				if c.Kafka.MaxBatch != 3 {
+					t.Errorf("MaxBatch = %d", c.Kafka.MaxBatch)
 				}
 			},
 		},

@@ -9,23 +9,31 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-// policyFlags registers the rules engine's settings on fs, with their
-// environment equivalents as defaults. The returned function, called after
-// parsing, reports environment values that do not parse, unless the flag
-// was given and overrides them.
-func policyFlags(fs *flag.FlagSet, p *rules.Policy, getenv func(string) string) func(*flag.FlagSet) error {
-	var env envDefaults
-	env.duration(fs, &p.EvidenceWindow, "evidence-window", "DISPUTED_EVIDENCE_WINDOW", getenv,
+// policy registers the rules engine's settings on fs, with their
+// environment equivalents as defaults. After parsing, check reports
+// environment values that do not parse, unless the flag was given and
+// overrides them.
+func (e *envDefaults) policy(fs *flag.FlagSet, p *rules.Policy, getenv func(string) string) {
+	e.duration(fs, &p.EvidenceWindow, "evidence-window", "DISPUTED_EVIDENCE_WINDOW", getenv,
 		"time the burdened party has to submit evidence once the platform intervenes (c1.s4.a2)")
-	env.duration(fs, &p.ModificationWindow, "modification-window", "DISPUTED_MODIFICATION_WINDOW", getenv,
+	e.duration(fs, &p.ModificationWindow, "modification-window", "DISPUTED_MODIFICATION_WINDOW", getenv,
 		"modification cycle when the order agreed none (c2.a5)")
-	return env.check
 }
 
-// envDefaults collects flags whose defaults come from the environment, and
-// the environment values that did not parse.
+// envDefaults collects flags whose defaults come from the environment, the
+// environment values that did not parse, and the field each flag sets.
 type envDefaults struct {
-	bad map[string]error // flag name -> error of its environment value
+	bad     map[string]error // flag name -> error of its environment value
+	flags   map[any]string   // pointer to the field a flag sets -> flag name
+	secrets []string         // flags better set by their environment variable
+}
+
+// defines records that the flag name sets the field p points to.
+func (e *envDefaults) defines(p any, name string) {
+	if e.flags == nil {
+		e.flags = make(map[any]string)
+	}
+	e.flags[p] = name
 }
 
 func (e *envDefaults) fail(flagName, env, value string, err error) {
@@ -48,6 +56,7 @@ func (e *envDefaults) duration(fs *flag.FlagSet, p *time.Duration, name, env str
 		}
 	}
 	fs.DurationVar(p, name, def, help+" (env "+env+")")
+	e.defines(p, name)
 }
 
 // check reports the bad environment values of the flags not set on the

@@ -24,7 +24,7 @@ func printQuickstart(out io.Writer, n *node, self string) {
 	demo.Quickstart{
 		Brokers: strings.Join(n.cfg.Kafka.Brokers, ","), NATSURL: n.cfg.NATS.URL,
 		Redis: strings.TrimPrefix(n.cfg.Redis.URL, "redis://"), API: "http://" + netaddr.ClientAddr(n.httpAddr),
-		Token: n.cfg.APIToken != "", Topics: n.cfg.Kafka.Topics, Idle: n.cfg.Idle, Self: self,
+		Token: n.cfg.APIToken != "", Topics: n.cfg.Kafka.Topics, Idle: n.cfg.Kafka.Idle, Self: self,
 	}.Print(out)
 }
 

@@ -19,7 +19,8 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	until := fs.String("until", "", "after the last event, fire the deadlines due up to this RFC 3339 `time`")
 	policy := rules.DefaultPolicy()
-	envErr := policyFlags(fs, &policy, getenv)
+	e := &envDefaults{}
+	e.policy(fs, &policy, getenv)
 	if err := parseFlags(fs, args, stderr, func(w io.Writer) {
 		fmt.Fprintln(w, "usage: disputed replay [--until TIME] [flags] [FILE]")
 		fmt.Fprintln(w, "Decides the events of FILE (or stdin), one CloudEvents JSON event a line, in order,")
@@ -30,7 +31,7 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if err := envErr(fs); err != nil {
+	if err := e.check(fs); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	var untilT time.Time
@@ -41,7 +42,7 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		untilT = t
 	}
-	if err := policy.Validate(); err != nil {
+	if err := e.names(&policy).errors("", policy.Validate()); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	in := stdin

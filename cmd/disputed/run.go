@@ -73,7 +73,7 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 		emb, err := embedded.Start(embedded.KafkaConfig{
 			Partitions: embeddedPartitions,
 			Topics:     []string{k.Topics.Orders, k.Topics.Deliveries, k.Topics.Chats, k.Topics.RefundRequests},
-			Single:     []string{k.DLQTopic},
+			Single:     []string{k.DeadLetterTopic},
 		}, cfg.EmbeddedPorts)
 		if err != nil {
 			return err
@@ -97,17 +97,17 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	reg := newRegistry()
 	metrics := consumer.NewMetrics(reg)
 
-	rdb, err := state.NewClient(state.ClientConfig{URL: cfg.Redis.URL, Cluster: cfg.Redis.Cluster, ClusterAddrs: cfg.Redis.ClusterAddrs, TLSCA: cfg.Redis.TLSCA})
+	rdb, err := state.NewClient(cfg.Redis.ClientConfig)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	durability := state.Durability{Mode: cfg.Redis.Durability, Replicas: cfg.Redis.WaitReplicas, Timeout: cfg.Redis.WaitTimeout}
+	scfg := cfg.Redis.Config
 	if inProcess {
-		durability.Mode = state.DurabilityUnsafe // in memory: nothing outlives the process anyway
+		scfg.Durability.Mode = state.DurabilityUnsafe // in memory: nothing outlives the process anyway
 	}
-	store := state.NewRedis(rdb, state.Config{Prefix: cfg.Redis.Prefix, Retention: cfg.Retention, Durability: durability})
-	if err := checkDurability(ctx, store, durability, log); err != nil {
+	store := state.NewRedis(rdb, scfg)
+	if err := checkDurability(ctx, store, scfg.Durability, log); err != nil {
 		return err
 	}
 
@@ -117,37 +117,25 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 		return err
 	}
 	defer nc.Close()
-	pub, err := producer.NewNATS(nc.Conn, producer.Config{
-		DisputesStream: n.DisputesStream, FinanceStream: n.FinanceStream, GuardStream: n.GuardStream,
-		DisputesDuplicates: n.Duplicates, FinanceDuplicates: n.FinanceDuplicates, Replicas: n.Replicas,
-	})
+	pub, err := producer.NewNATS(nc.Conn, n.Config)
 	if err != nil {
 		return err
 	}
 
 	k := cfg.Kafka
-	dialer, transport, err := consumer.Clients(consumer.ClientConfig{
-		TLS: k.TLS, TLSCA: k.TLSFiles.CA, TLSCert: k.TLSFiles.Cert, TLSKey: k.TLSFiles.Key, TLSInsecure: k.TLSInsecure,
-		SASLMechanism: k.SASLMechanism, SASLUser: k.SASLUser, SASLPasswd: k.SASLPassword,
-	})
+	dialer, transport, err := consumer.Clients(k.ClientConfig)
 	if err != nil {
 		return err
 	}
 	defer transport.CloseIdleConnections()
-	dlq := consumer.NewKafkaDeadLetters(k.Brokers, k.DLQTopic, transport)
+	dlq := consumer.NewKafkaDeadLetters(k.Brokers, k.DeadLetterTopic, transport)
 	defer closeLogged(log, "dead-letter writer", dlq.Close)
 
 	proc := &consumer.Processor{Policy: cfg.Policy, Store: store, Deadlines: store, DeadLetters: dlq, Metrics: metrics, Logger: log.With("component", "processor")}
-	kcfg := consumer.Config{
-		Brokers: k.Brokers, Group: k.Group, Topics: k.Topics, DeadLetterTopic: k.DLQTopic,
-		Dialer: dialer, Transport: transport, MaxBatch: cfg.MaxBatch, Skew: cfg.Skew, Idle: cfg.Idle,
-		FlushTimeout: min(cfg.ShutdownGrace/2, 5*time.Second),
-		BatchTimeout: min(cfg.ShutdownGrace/2, 30*time.Second),
-
-		HeartbeatInterval: k.HeartbeatInterval,
-		SessionTimeout:    k.SessionTimeout,
-		RebalanceTimeout:  k.RebalanceTimeout,
-	}
+	kcfg := k.Config
+	kcfg.Dialer, kcfg.Transport = dialer, transport
+	kcfg.FlushTimeout = min(cfg.ShutdownGrace/2, kcfg.FlushTimeout)
+	kcfg.BatchTimeout = min(cfg.ShutdownGrace/2, kcfg.BatchTimeout)
 	if inProcess {
 		// One member on a local broker: rejoin after a restart in a second
 		// or two, not the ten seconds a production session needs.
@@ -263,12 +251,12 @@ func logStart(log *slog.Logger, cfg Config) {
 		"version", version(),
 		"kafka_brokers", strings.Join(k.Brokers, ","), "group", k.Group,
 		"topics", strings.Join([]string{k.Topics.Orders, k.Topics.Deliveries, k.Topics.Chats, k.Topics.RefundRequests}, ","),
-		"dlq_topic", k.DLQTopic, "kafka_tls", k.TLS, "kafka_sasl", k.SASLMechanism,
+		"dlq_topic", k.DeadLetterTopic, "kafka_tls", k.TLS, "kafka_sasl", k.SASLMechanism,
 		"redis_url", netaddr.Redact(r.URL), "redis_cluster", r.Cluster, "redis_prefix", r.Prefix,
 		"nats_url", netaddr.RedactList(n.URL), "streams", n.DisputesStream+","+n.FinanceStream, "create_streams", n.CreateStreams,
 		"evidence_window", cfg.Policy.EvidenceWindow, "modification_window", cfg.Policy.ModificationWindow,
-		"retention", cfg.Retention, "skew", cfg.Skew, "idle", cfg.Idle, "duplicate_window", n.Duplicates,
-		"max_batch", cfg.MaxBatch, "shutdown_grace", cfg.ShutdownGrace)
+		"retention", r.Retention, "skew", k.Skew, "idle", k.Idle, "duplicate_window", n.DisputesDuplicates,
+		"max_batch", k.MaxBatch, "shutdown_grace", cfg.ShutdownGrace)
 }
 
 // newRegistry returns a registry with the runtime's collectors and
