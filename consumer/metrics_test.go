@@ -57,7 +57,7 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		// Dead letters: a malformed order.paid, a chat message keyed
 		// wrongly, a message with no type to tell, a binary one whose
 		// attributes are missing.
-		{"orders", "o3", event("e4", "order.paid", "o3", 0, `{"customer_id":"c"}`), nil},
+		{"orders", "o3", `{"specversion":"1.0","id":"e4","source":"test","type":"order.paid","time":"2026-03-01T10:00:00Z","subject":"o3","data":{"customer_id":"c"}}`, nil},
 		{"chats", "o9", event("e5", "chat.message", "o1", time.Minute, `{"from":"customer","text":"hi"}`), nil},
 		{"orders", "o1", "not an event", nil},
 		{"orders", "o1", "", []kafka.Header{{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_type", Value: []byte("refund.requested")}}},
