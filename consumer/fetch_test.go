@@ -58,7 +58,7 @@ func TestReadKeyValue(t *testing.T) {
 			t.Errorf("readKeyValue(%q, %q) = %q, %q", tt.key, tt.value, k, v)
 		}
 		if len(k) > 0 {
-			k = append(k, 'x') // must not run into the value
+			_ = append(k, 'x') // must not run into the value
 			if string(v) != string(tt.value) {
 				t.Errorf("appending to the key changed the value: %q", v)
 			}

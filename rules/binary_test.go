@@ -21,11 +21,10 @@ var binAttrs = []string{"specversion", "id", "source", "type", "time", "subject"
 // binCase is one event, drawn with its faults, in both content modes: a
 // value of nil is an attribute left out; data nil is no data.
 type binCase struct {
-	attrs   map[string]any // a string, or nil for JSON null (structured only)
-	ct      *string        // datacontenttype / content-type
-	data    any            // decValidData, broken or not; binNoData for none
-	exts    map[string]string
-	noValue bool
+	attrs map[string]any // a string, or nil for JSON null (structured only)
+	ct    *string        // datacontenttype / content-type
+	data  any            // decValidData, broken or not; binNoData for none
+	exts  map[string]string
 }
 
 type binNoDataT struct{}

@@ -311,7 +311,7 @@ func ids(cmds []rules.Command) []string {
 
 func TestStatusIndexFindAndList(t *testing.T) {
 	ctx := context.Background()
-	st, c, _ := newStore(t)
+	_, c, _ := newStore(t)
 	refund := func(order string) rules.Event {
 		return rules.Event{ID: order + "-r", Type: rules.TypeRefundRequested, Time: t0, OrderID: order, Data: rules.Data{Reason: rules.ReasonQuality}}
 	}
@@ -319,7 +319,7 @@ func TestStatusIndexFindAndList(t *testing.T) {
 	// one of them settles.
 	partitionOf := map[string]int{}
 	now := t0
-	st = state.NewRedis(c, state.Config{Prefix: "test", Retention: time.Hour, Now: func() time.Time { return now }})
+	st := state.NewRedis(c, state.Config{Prefix: "test", Retention: time.Hour, Now: func() time.Time { return now }})
 	for i, o := range []string{"a", "b", "c", "d", "e"} {
 		now = now.Add(time.Millisecond)
 		partitionOf[o] = i % 2

@@ -196,7 +196,7 @@ func (r *Redis) Promote() {
 	r.t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer c.Close()
-	if err := c.SlaveOf(context.Background(), "NO", "ONE").Err(); err != nil {
+	if err := c.ReplicaOf(context.Background(), "NO", "ONE").Err(); err != nil {
 		r.t.Fatalf("promote the replica: %v", err)
 	}
 }
@@ -207,7 +207,7 @@ func (r *Redis) ReplicaOf(primary *Redis) {
 	r.t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer c.Close()
-	if err := c.SlaveOf(context.Background(), "127.0.0.1", strconv.Itoa(primary.port)).Err(); err != nil {
+	if err := c.ReplicaOf(context.Background(), "127.0.0.1", strconv.Itoa(primary.port)).Err(); err != nil {
 		r.t.Fatalf("replicate %s: %v", primary.Addr, err)
 	}
 }
