@@ -102,7 +102,14 @@ func DecodeBinary(headers []Header, data []byte) (Event, error) {
 			}
 			dst = &env.DataContentType
 		}
-		v := headerString(h.Value)
+		if !utf8.Valid(h.Value) {
+			name := strings.TrimPrefix(h.Key, headerAttrPrefix)
+			if dst == &env.DataContentType {
+				name = "datacontenttype"
+			}
+			return Event{}, withType(&FieldError{Field: name, Reason: fmt.Sprintf("header %s is not valid UTF-8: read one way, an event's text is UTF-8", truncate(h.Key))}, env.Type)
+		}
+		v := string(h.Value)
 		*dst = &v
 	}
 	if len(data) > MaxEventSize {
@@ -131,21 +138,4 @@ func contentType(headers []Header) (string, bool) {
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
-// headerString reads a header value as a string. The binding says header
-// values are UTF-8; bytes that are not are replaced by U+FFFD one by one,
-// as encoding/json does in a JSON string, so a binary event decodes as its
-// structured form does.
-func headerString(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	var s strings.Builder
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		s.WriteRune(r) // utf8.RuneError for an invalid byte, n == 1
-		b = b[n:]
-	}
-	return s.String()
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pgregory.net/rapid"
 
@@ -25,6 +26,19 @@ type binCase struct {
 	ct    *string        // datacontenttype / content-type
 	data  any            // decValidData, broken or not; binNoData for none
 	exts  map[string]string
+}
+
+// invalidUTF8 names an attribute whose value is not UTF-8, or "".
+func (c binCase) invalidUTF8() string {
+	for k, v := range c.attrs {
+		if s, ok := v.(string); ok && !utf8.ValidString(s) {
+			return k
+		}
+	}
+	if c.ct != nil && !utf8.ValidString(*c.ct) {
+		return "content-type"
+	}
+	return ""
 }
 
 type binNoDataT struct{}
@@ -167,6 +181,15 @@ func TestDecodeBinaryEqualsStructured(t *testing.T) {
 		h, v := c.binary(t)
 		es, errS := rules.Decode(s)
 		eb, errB := rules.DecodeBinary(h, v)
+		if bad := c.invalidUTF8(); bad != "" {
+			// JSON read one way: the binary event's text is not UTF-8, and
+			// it is refused (its structured form here has U+FFFD instead,
+			// as json.Marshal writes it: not the same bytes).
+			if errB == nil || !strings.Contains(errB.Error(), "UTF-8") {
+				t.Fatalf("binary mode with %s not UTF-8: %+v, %v", bad, eb, errB)
+			}
+			return
+		}
 		sameDecode(t, "structured / binary", es, errS, eb, errB)
 
 		em, errM := rules.DecodeMessage(append(h[:len(h):len(h)], rules.Header{Key: "x-trace", Value: []byte("1")}), v)
@@ -278,6 +301,17 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 		if len(value) > 0 && !json.Valid(value) {
 			return // cannot be the data of a structured event
+		}
+		for _, a := range []string{spec, id, typ, at, subject, ct, string(value)} {
+			if !utf8.ValidString(a) {
+				// Read one way: text that is not UTF-8 is refused in both
+				// modes (json.Marshal would replace it in the structured
+				// form, so that form is not the same event).
+				if errB == nil {
+					t.Fatalf("binary mode took invalid UTF-8 in %q: %+v", a, eb)
+				}
+				return
+			}
 		}
 		m := map[string]any{"specversion": spec, "id": id, "source": "s", "type": typ, "time": at, "subject": subject}
 		if ct != "" {

@@ -69,6 +69,11 @@ func Decode(b []byte) (Event, error) {
 	var env envelope
 	if !decodeFast(b, &env) {
 		env = envelope{}
+		if json.Valid(b) {
+			if err := checkOneReading(b, "", knownNames); err != nil {
+				return Event{}, withType(err, typeOf(b))
+			}
+		}
 		if err := json.Unmarshal(b, &env); err != nil {
 			return Event{}, withType(jsonError("", err), env.Type)
 		}
@@ -87,6 +92,16 @@ func (env *envelope) event() (Event, error) {
 		return Event{}, withType(err, env.Type)
 	}
 	return e, nil
+}
+
+// typeOf is the type a message names, if it names one as a plain string,
+// for counting a malformed message by its type.
+func typeOf(b []byte) *string {
+	var head struct {
+		Type *string `json:"type"`
+	}
+	json.Unmarshal(b, &head)
+	return head.Type
 }
 
 // withType records the event's type in a FieldError, when t is a type

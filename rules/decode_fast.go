@@ -272,11 +272,9 @@ func (p *fastParser) skip(depth int) bool {
 	case c == '"':
 		return p.skipString()
 	case c == '{':
-		seen := p.seen
-		p.seen = 0
-		ok := p.object(func([]byte) bool { return p.skip(depth + 1) })
-		p.seen = seen
-		return ok
+		// An object the contract does not name: its member names are
+		// checked on the slow path (a name twice, or in two letter cases).
+		return false
 	case c == '[':
 		return p.array(func() bool { return p.skip(depth + 1) })
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -287,11 +285,17 @@ func (p *fastParser) skip(depth int) bool {
 }
 
 func (p *fastParser) skipString() bool {
+	ascii := true
 	for j := p.i + 1; j < len(p.b); j++ {
 		switch c := p.b[j]; {
 		case c == '"':
+			if !ascii && !utf8.Valid(p.b[p.i+1:j]) {
+				return false // invalid UTF-8: the slow path says where
+			}
 			p.i = j + 1
 			return true
+		case c >= 0x80:
+			ascii = false
 		case c < 0x20 || c == '\\':
 			return false // escapes: encoding/json checks them
 		}

@@ -336,6 +336,20 @@ func TestDecodeMalformed(t *testing.T) {
 		{"not an object: null", `null`, "specversion"},
 		{"oversized message", huge, ""},
 
+		// JSON read one way (v2): what another reader could read as
+		// another event.
+		{"a data member twice, in two letter cases", decRaw("order.paid", `{"customer_id":"c","provider_id":"p","category":"video","amount":100,"AMOUNT":99999999,"currency":"EUR"}`), "data.AMOUNT"},
+		{"a data member twice", decRaw("refund.requested", `{"reason":"quality","reason":"not_delivered"}`), "data.reason"},
+		{"a data member in another letter case", decRaw("refund.requested", `{"Reason":"quality"}`), "data.Reason"},
+		{"an attribute twice", `{"specversion":"1.0","id":"a","id":"b","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o"}`, "id"},
+		{"an attribute in another letter case", `{"specversion":"1.0","ID":"a","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o"}`, "ID"},
+		{"an escaped name that unescapes to a member given already", decRaw("refund.requested", `{"reason":"quality","r\u0065ason":"not_delivered"}`), "data.reason"},
+		{"a member twice in an extension object", `{"specversion":"1.0","id":"a","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o","ext":{"k":1,"k":2}}`, "ext.k"},
+		{"invalid UTF-8 in a party ID", decRaw("order.paid", "{\"customer_id\":\"c\xff\",\"provider_id\":\"p\",\"category\":\"video\",\"amount\":100,\"currency\":\"EUR\"}"), ""},
+		{"invalid UTF-8 in an extension", `{"specversion":"1.0","id":"a","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o","ext":"`+"\xfe"+`"}`, ""},
+		{"a lone surrogate escaped", decRaw("chat.message", `{"from":"customer","text":"\ud800"}`), ""},
+		{"a low surrogate alone", decRaw("chat.message", `{"from":"customer","text":"\udc00x"}`), ""},
+
 		// Envelope.
 		{"missing specversion", decEnvWith("specversion", decDelete), "specversion"},
 		{"wrong specversion", decEnvWith("specversion", "0.3"), "specversion"},

@@ -315,6 +315,11 @@ func jsonTokenKind(tok json.Token) string {
 
 // decodeData reads a JSON data object on its own (binary mode's value).
 func decodeData(b []byte) (*wireData, error) {
+	if json.Valid(b) {
+		if err := checkOneReading(b, "data", knownNames); err != nil {
+			return nil, err
+		}
+	}
 	var w *wireData
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, jsonError("data.", err)
