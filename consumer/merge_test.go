@@ -45,9 +45,9 @@ func ids(in []Input) string {
 // step is one moment of a merger's life: chunks arrive at `at` (offset
 // from mNow), then take and watermark are asked at the same time.
 type step struct {
-	at          time.Duration
-	chunks      []chunk
-	want        string
+	at            time.Duration
+	chunks        []chunk
+	want          string
 	wantWatermark time.Time
 }
 
@@ -97,7 +97,7 @@ func TestMerger(t *testing.T) {
 					{topic: 2, atEnd: true},
 					{topic: 3, in: []Input{ev(3, "refund", 3, old)}, atEnd: true},
 				},
-				want:        "paid,refund,del,acc",
+				want:          "paid,refund,del,acc",
 				wantWatermark: mNow,
 			}},
 		},
@@ -165,7 +165,7 @@ func TestMerger(t *testing.T) {
 					{topic: 2, atEnd: true},
 					{topic: 3, atEnd: true},
 				},
-				want:        "a,c",
+				want:          "a,c",
 				wantWatermark: mt0.Add(2 * time.Minute),
 			}},
 		},
@@ -188,7 +188,7 @@ func TestMerger(t *testing.T) {
 					{topic: 2, atEnd: true},
 					{topic: 3, atEnd: true},
 				},
-				want:        "early",
+				want:          "early",
 				wantWatermark: mNow,
 			}},
 		},
@@ -201,7 +201,7 @@ func TestMerger(t *testing.T) {
 					{topic: 1, atEnd: true},
 					{topic: 2, atEnd: true},
 				},
-				want:        "paid,refund",
+				want:          "paid,refund",
 				wantWatermark: mNow,
 			}},
 		},
