@@ -43,6 +43,8 @@ const (
 )
 
 // conflictCause tells why a save was refused, from the mark the store holds.
+// attempted is the mark the refused save would have written; "" when no
+// write was attempted (checkMark), which no answer can have been lost of.
 func (s *Session) conflictCause(err error, attempted string) string {
 	var mh markHolder
 	if !errors.As(err, &mh) {
@@ -50,7 +52,7 @@ func (s *Session) conflictCause(err error, attempted string) string {
 	}
 	stored := mh.StoredMark()
 	switch {
-	case stored == attempted:
+	case attempted != "" && stored == attempted:
 		return conflictReplyLost
 	case stored == s.cp.Mark:
 		return conflictState
