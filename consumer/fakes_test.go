@@ -358,6 +358,20 @@ func (m *memStream) Publish(ctx context.Context, cmds ...rules.Command) ([]rules
 	return refused, nil
 }
 
+// set changes the stream's faults while it is in use.
+func (m *memStream) set(change func(m *memStream)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	change(m)
+}
+
+// sentTimes returns how often the command was sent, duplicates included.
+func (m *memStream) sentTimes(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sent[id]
+}
+
 // stored returns the message IDs the stream holds, in order.
 func (m *memStream) stored() []string {
 	m.mu.Lock()

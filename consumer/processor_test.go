@@ -21,12 +21,23 @@ import (
 // pt0 is when the processor tests' stories begin.
 var pt0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-// inputs numbers the messages of a test's topics as Kafka would.
-type inputs struct{ next map[string]int64 }
+// inputs numbers the messages of a test's topics as Kafka would. Their
+// times are from base (zero: pt0).
+type inputs struct {
+	base time.Time
+	next map[string]int64
+}
 
-// event is the input of one event on topic, keyed by its order, at pt0+at.
+func (f *inputs) at(d time.Duration) time.Time {
+	if f.base.IsZero() {
+		return pt0.Add(d)
+	}
+	return f.base.Add(d)
+}
+
+// event is the input of one event on topic, keyed by its order, at base+at.
 func (f *inputs) event(topic, typ, order string, at time.Duration, data string) Input {
-	return f.eventAt(topic, typ, order, pt0.Add(at), data)
+	return f.eventAt(topic, typ, order, f.at(at), data)
 }
 
 func (f *inputs) eventAt(topic, typ, order string, at time.Time, data string) Input {
@@ -41,13 +52,13 @@ func (f *inputs) eventAt(topic, typ, order string, at time.Time, data string) In
 	return decodeInput(Message{Topic: topic, Key: []byte(order), Value: []byte(value), Offset: o, Time: at}, at, time.Minute)
 }
 
-// paid is an order paid at pt0+at whose delivery is due at pt0+due.
+// paid is an order paid at base+at whose delivery is due at base+due.
 func (f *inputs) paid(order string, at, due time.Duration) Input {
 	return f.event("orders", "order.paid", order, at,
-		`{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR","delivery_due":"`+pt0.Add(due).Format(time.RFC3339)+`"}`)
+		`{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR","delivery_due":"`+f.at(due).Format(time.RFC3339)+`"}`)
 }
 
-// delivered is the delivery of an order at pt0+at.
+// delivered is the delivery of an order at base+at.
 func (f *inputs) delivered(order string, at time.Duration) Input {
 	return f.event("deliveries", "delivery.submitted", order, at, `{}`)
 }
