@@ -284,11 +284,12 @@ func (e *env) startWith(t *testing.T, o options) *member {
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	proc := &consumer.Processor{Policy: policy, Store: s, Deadlines: s, DeadLetters: deadLetters{dl, f}, Metrics: metrics, Logger: log}
-	k := consumer.NewKafka(consumer.Config{
+	cfg := consumer.Config{
 		Brokers: e.kafka.Brokers, Group: e.kafka.Group("disputed"), Topics: e.topics, MaxBatch: maxBatch,
 		MaxWait: 50 * time.Millisecond, Idle: testIdle, HeartbeatInterval: 100 * time.Millisecond,
 		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, FlushTimeout: time.Second,
-	}, proc, s, pub, metrics, log)
+	}
+	k := consumer.NewKafka(cfg, proc, consumer.NewRelay(cfg, s, pub, metrics, log), metrics, log)
 	m := &member{k: k, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- k.Run(ctx) }()
 	t.Cleanup(func() { m.stop(t) })

@@ -16,40 +16,34 @@ import (
 // Kafka consumes the co-partitioned topics as a member of a consumer group.
 // Partition N of every topic goes to the same member (CoPartition), which
 // applies its events in event-time order, fires its deadlines, commits its
-// offsets after the effects are saved, and drains its outbox.
+// offsets after the effects are saved, and has its outbox drained.
 //
 // Goroutines: Run owns everything. Each generation starts one worker per
 // partition it was given (kafka-go's Generation.Start, which waits for them
-// before the next generation); a worker owns its relay and, per session,
-// one fetcher per topic.
+// before the next generation); a worker runs the partition's relay (of the
+// Relay it is given) beside its sessions, and, per session, one fetcher per
+// topic.
 type Kafka struct {
 	cfg     Config
 	proc    *Processor
-	outbox  Outbox
-	pub     Publisher
+	relay   *Relay
 	metrics *Metrics
 	log     *slog.Logger
 
 	joined atomic.Bool
 	mu     sync.Mutex
 	owned  []int
-	oldest map[int]time.Time // per owned partition: when its oldest waiting command was saved
 }
 
-// NewKafka returns a consumer. proc applies the batches; outbox and pub
-// drain the commands to JetStream.
-func NewKafka(cfg Config, proc *Processor, outbox Outbox, pub Publisher, m *Metrics, log *slog.Logger) *Kafka {
+// NewKafka returns a consumer. proc applies the batches, as it is: the
+// consumer does not change it. relay drains the outbox of each partition
+// while the member owns it.
+func NewKafka(cfg Config, proc *Processor, relay *Relay, m *Metrics, log *slog.Logger) *Kafka {
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if proc.Now == nil {
-		proc.Now = cfg.Now
-	}
-	if proc.DueLimit == 0 {
-		proc.DueLimit = cfg.DueLimit
-	}
-	return &Kafka{cfg: cfg, proc: proc, outbox: outbox, pub: pub, metrics: m, log: log.With("component", "kafka_consumer")}
+	return &Kafka{cfg: cfg, proc: proc, relay: relay, metrics: m, log: log.With("component", "kafka_consumer")}
 }
 
 // Joined reports whether the member is in a generation of the group.
@@ -62,36 +56,9 @@ func (k *Kafka) Owned() []int {
 	return slices.Clone(k.owned)
 }
 
-// OutboxHealthy returns an error when a command of an owned partition has
-// waited for JetStream longer than OutboxStuck.
-func (k *Kafka) OutboxHealthy(context.Context) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	now := k.cfg.Now()
-	for p, t := range k.oldest {
-		if !t.IsZero() && now.Sub(t) > k.cfg.OutboxStuck {
-			return fmt.Errorf("outbox of partition %d: a command has waited %s for JetStream", p, now.Sub(t).Round(time.Second))
-		}
-	}
-	return nil
-}
-
-func (k *Kafka) setOldest(p int, t time.Time) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.oldest == nil {
-		k.oldest = make(map[int]time.Time)
-	}
-	if t.IsZero() {
-		delete(k.oldest, p)
-		return
-	}
-	k.oldest[p] = t
-}
-
 // Run joins the group and processes until ctx is cancelled; then it stops
-// fetching, finishes the batches in flight, flushes the outboxes, leaves the
-// group and returns nil.
+// fetching, finishes the batches in flight, has the outboxes flushed, leaves
+// the group and returns nil.
 func (k *Kafka) Run(ctx context.Context) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                k.cfg.Group,
@@ -140,8 +107,7 @@ func (k *Kafka) Run(ctx context.Context) error {
 		k.setOwned(parts, true)
 		k.log.Info("joined group generation", "group", k.cfg.Group, "generation", gen.ID, "partitions", parts)
 		for _, p := range parts {
-			w := newWorker(k, client, gen, p)
-			gen.Start(w.run)
+			gen.Start(k.worker(client, gen, p).run)
 		}
 		if len(parts) == 0 {
 			gen.Start(func(gctx context.Context) { <-gctx.Done() })
@@ -150,6 +116,34 @@ func (k *Kafka) Run(ctx context.Context) error {
 		// started on this one has returned: a partition is never worked
 		// on by two generations of this member at once.
 	}
+}
+
+// worker returns the worker of partition p for the generation: it fetches
+// with client, commits to gen, and runs p's relay.
+func (k *Kafka) worker(client *kafka.Client, gen *kafka.Generation, p int) *worker {
+	log := k.log.With("partition", p)
+	fetch := func(ctx context.Context, topic string, ti int, from int64, out chan<- chunk) {
+		f := &fetcher{client: client, cfg: k.cfg, topic: topic, ti: ti, partition: p, metrics: k.metrics, log: log}
+		f.run(ctx, from, out)
+	}
+	return &worker{
+		cfg: k.cfg, proc: k.proc, p: p, topics: k.cfg.Topics.list(), committed: committedOffsets(gen, p),
+		fetch: fetch, offsets: gen, relay: k.relay.partition(p), metrics: k.metrics, log: log,
+	}
+}
+
+// committedOffsets returns the offsets of partition p the group had
+// committed when gen began, by topic.
+func committedOffsets(gen *kafka.Generation, p int) map[string]int64 {
+	committed := make(map[string]int64)
+	for t, as := range gen.Assignments {
+		for _, a := range as {
+			if a.ID == p {
+				committed[t] = a.Offset
+			}
+		}
+	}
+	return committed
 }
 
 // setOwned records the partitions of the generation joined, or that the

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/disputed/disputed/rules"
@@ -25,9 +24,10 @@ type Processor struct {
 	DeadLetters DeadLetterer
 	Metrics     *Metrics
 	Logger      *slog.Logger
-	// DueLimit bounds the deadlines read per batch. Default 1024.
+	// DueLimit bounds the deadlines read per batch. Default (zero) 1024.
 	DueLimit int
-	// Now is the wall clock, for lateness metrics only. Default time.Now.
+	// Now is the wall clock, for lateness metrics only. Default (nil)
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -105,167 +105,208 @@ type Result struct {
 // opened again. Any other error leaves the session as it was: the batch may
 // be applied again.
 func (s *Session) Apply(ctx context.Context, in []Input, watermark time.Time) (Result, error) {
-	p := s.p
-	res := Result{Offsets: make(map[string]int64)}
-	limit := p.DueLimit
-	if limit <= 0 {
-		limit = 1024
+	engine, cutoff, err := s.plan(ctx, in, watermark)
+	if err != nil {
+		return Result{Offsets: make(map[string]int64)}, err
 	}
+	b, err := s.decide(engine, in, cutoff, watermark)
+	if err != nil {
+		return b.res, err
+	}
+	if err := s.persist(ctx, b); err != nil {
+		return b.res, err
+	}
+	s.report(ctx, b)
+	for _, d := range b.decisions {
+		b.res.Commands += len(d.Commands)
+	}
+	return b.res, nil
+}
+
+// plan reads what the batch needs: the deadlines due by the batch's time
+// (its last event's, or the watermark when later) and the states of the
+// orders they and the events are about, into a fresh engine with the
+// deadlines scheduled. cutoff is how far the batch goes: its time, or, with
+// more deadlines due than DueLimit, the last deadline read (Due returns the
+// whole of its instant); the inputs after it wait for the next batch.
+func (s *Session) plan(ctx context.Context, in []Input, watermark time.Time) (engine *rules.Engine, cutoff time.Time, err error) {
 	upTo := watermark
 	for _, x := range in {
 		if x.Err == nil && x.Event.Time.After(upTo) {
 			upTo = x.Event.Time
 		}
 	}
-	var due []rules.Event
-	if next, ok := s.NextDue(); ok && !next.After(upTo) {
-		start := time.Now()
-		var err error
-		due, err = p.Deadlines.Due(ctx, s.part, upTo, limit)
-		p.Metrics.storeCall("due", start)
-		if err != nil {
-			return res, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
-		}
+	limit := s.p.dueLimit()
+	due, err := s.due(ctx, upTo, limit)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	// With more deadlines due than the limit, this batch goes only as far
-	// as the last deadline read (Due returns the whole of its instant);
-	// the rest of the inputs wait.
-	cutoff := upTo
+	cutoff = upTo
 	if len(due) >= limit {
 		cutoff = due[len(due)-1].Time
 	}
+	engine, err = s.load(ctx, in, due)
+	return engine, cutoff, err
+}
 
-	engine, err := s.load(ctx, in, due)
-	if err != nil {
-		return res, err
+// due reads up to limit deadlines due by upTo, when the partition's next
+// one is.
+func (s *Session) due(ctx context.Context, upTo time.Time, limit int) ([]rules.Event, error) {
+	if next, ok := s.NextDue(); !ok || next.After(upTo) {
+		return nil, nil
 	}
-	var (
-		decisions = make([]rules.Decision, 0, len(in)+len(due))
-		fired     []firedDeadline // which decisions a deadline's firing made
-		letters   []DeadLetter
-		counts    = make([]eventCount, 0, len(in))
-		unknown   bool // a letter says its order is unknown: that depends on the store
-	)
-	keep := func(steps []rules.Step) {
-		for _, st := range steps {
-			if st.Input.Type == rules.TypeDeadline {
-				res.Fired++
-				if st.Decision.Changed {
-					p.Metrics.deadlineFired(st.Input, p.now())
-				}
-				fired = append(fired, firedDeadline{len(decisions), st.Input.TimerID})
-			}
-			decisions = append(decisions, st.Decision)
-		}
+	start := time.Now()
+	due, err := s.p.Deadlines.Due(ctx, s.part, upTo, limit)
+	s.p.Metrics.storeCall("due", start)
+	if err != nil {
+		return nil, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+	}
+	return due, nil
+}
+
+// decided is what a batch decided, to persist and then report.
+type decided struct {
+	res       Result
+	decisions []rules.Decision
+	fired     []firedDeadline // which decisions a deadline's firing made
+	letters   []DeadLetter
+	counts    []eventCount
+	unknown   bool // a letter says its order is unknown: that depends on the store
+}
+
+// decide applies the inputs up to cutoff through engine, each after the
+// deadlines due at or before its time, and then fires the deadlines due by
+// the watermark, or only by cutoff when inputs were left for the next batch.
+func (s *Session) decide(engine *rules.Engine, in []Input, cutoff, watermark time.Time) (*decided, error) {
+	b := &decided{
+		res:       Result{Offsets: make(map[string]int64)},
+		decisions: make([]rules.Decision, 0, len(in)+engine.Scheduled()),
+		counts:    make([]eventCount, 0, len(in)),
 	}
 	for _, x := range in {
 		if x.Err == nil && x.Event.Time.After(cutoff) {
 			break
 		}
-		res.Consumed++
-		if last, ok := s.Applied(x.Msg.Topic); ok && x.Msg.Offset <= last {
-			counts = append(counts, eventCount{x.Msg.Topic, string(x.Event.Type), resultDuplicate})
-			continue
+		b.res.Consumed++
+		if err := s.decideInput(engine, b, x); err != nil {
+			return b, err
 		}
-		res.Offsets[x.Msg.Topic] = x.Msg.Offset
-		if x.Err != nil {
-			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error()})
-			counts = append(counts, eventCount{x.Msg.Topic, inputType(x), resultDeadLetter})
-			continue
-		}
-		e := x.Event
-		steps, err := engine.Apply(e)
-		keep(steps)
-		if errors.Is(err, rules.ErrInvalidEvent) {
-			unknown = unknown || errors.Is(err, rules.ErrUnknownOrder)
-			letters = append(letters, DeadLetter{Msg: x.Msg, Reason: err.Error()})
-			counts = append(counts, eventCount{x.Msg.Topic, string(e.Type), resultDeadLetter})
-			continue
-		}
-		if err != nil {
-			return res, fmt.Errorf("apply %s %s to order %q: %w", e.Type, e.ID, e.OrderID, err)
-		}
-		if x.misrouted {
-			p.Metrics.misrouted(x.Msg.Topic, string(e.Type))
-		}
-		counts = append(counts, eventCount{x.Msg.Topic, string(e.Type), decisionResult(steps[len(steps)-1].Decision)})
 	}
 	fireTo := cutoff
-	if res.Consumed == len(in) {
+	if b.res.Consumed == len(in) {
 		fireTo = watermark
 	}
 	steps, err := engine.FireUntil(fireTo)
-	keep(steps)
+	s.keep(b, steps)
 	if err != nil {
-		return res, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+		return b, fmt.Errorf("apply batch of partition %d: %w", s.part, err)
 	}
+	return b, nil
+}
 
-	if unknown {
+// decideInput applies one input, after the deadlines due before it. One at
+// or below the offset applied is a duplicate; a malformed one, or one the
+// rules find invalid, is a letter.
+func (s *Session) decideInput(engine *rules.Engine, b *decided, x Input) error {
+	if last, ok := s.Applied(x.Msg.Topic); ok && x.Msg.Offset <= last {
+		b.counts = append(b.counts, eventCount{x.Msg.Topic, string(x.Event.Type), resultDuplicate})
+		return nil
+	}
+	b.res.Offsets[x.Msg.Topic] = x.Msg.Offset
+	if x.Err != nil {
+		b.letters = append(b.letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error()})
+		b.counts = append(b.counts, eventCount{x.Msg.Topic, inputType(x), resultDeadLetter})
+		return nil
+	}
+	e := x.Event
+	steps, err := engine.Apply(e)
+	s.keep(b, steps)
+	if errors.Is(err, rules.ErrInvalidEvent) {
+		b.unknown = b.unknown || errors.Is(err, rules.ErrUnknownOrder)
+		b.letters = append(b.letters, DeadLetter{Msg: x.Msg, Reason: err.Error()})
+		b.counts = append(b.counts, eventCount{x.Msg.Topic, string(e.Type), resultDeadLetter})
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s %s to order %q: %w", e.Type, e.ID, e.OrderID, err)
+	}
+	if x.misrouted {
+		s.p.Metrics.misrouted(x.Msg.Topic, string(e.Type))
+	}
+	b.counts = append(b.counts, eventCount{x.Msg.Topic, string(e.Type), decisionResult(steps[len(steps)-1].Decision)})
+	return nil
+}
+
+// keep adds the engine's steps to the batch's decisions, remembering which
+// were a deadline's firing.
+func (s *Session) keep(b *decided, steps []rules.Step) {
+	for _, st := range steps {
+		if st.Input.Type == rules.TypeDeadline {
+			b.res.Fired++
+			if st.Decision.Changed {
+				s.p.Metrics.deadlineFired(st.Input, s.p.now())
+			}
+			b.fired = append(b.fired, firedDeadline{len(b.decisions), st.Input.TimerID})
+		}
+		b.decisions = append(b.decisions, st.Decision)
+	}
+}
+
+// persist writes the batch's letters and then saves its effects. A letter
+// that an order is unknown goes out only once the store is known to hold
+// what this session last wrote.
+func (s *Session) persist(ctx context.Context, b *decided) error {
+	if b.unknown {
 		// An order is unknown if the store does not hold it, which a store
 		// that lost writes would say wrongly: make sure it did not before
 		// a letter goes out that no save can take back.
 		if err := s.checkMark(ctx); err != nil {
-			return res, err
+			return err
 		}
 	}
-	if err := s.deadLetter(ctx, letters); err != nil {
-		return res, err
+	if err := s.deadLetter(ctx, b.letters); err != nil {
+		return err
 	}
-	if err := s.save(ctx, decisions, res.Offsets); err != nil {
-		return res, err
+	if err := s.save(ctx, b.decisions, b.res.Offsets); err != nil {
+		return err
 	}
 	clear(s.lettered) // saved: these offsets are not read again
-	for _, c := range counts {
+	return nil
+}
+
+// report counts what a saved batch did, and logs its rulings at debug.
+func (s *Session) report(ctx context.Context, b *decided) {
+	p := s.p
+	for _, c := range b.counts {
 		p.Metrics.event(c.topic, c.typ, c.result)
 	}
 	// A line per ruling is a debug line: at info it cost more than deciding
 	// the ruling did. A ruling is traceable without it, on JetStream, in
 	// the order's state (the API) and in disputed_rulings_total.
 	debug := p.logger().Enabled(ctx, slog.LevelDebug)
-	for i, d := range decisions {
-		res.Commands += len(d.Commands)
+	fired := b.fired
+	for i, d := range b.decisions {
 		timer := ""
 		if len(fired) > 0 && fired[0].decision == i {
 			timer, fired = fired[0].timer, fired[1:]
 		}
 		p.Metrics.decided(d, timer)
-		if !debug {
-			continue
-		}
-		for _, c := range d.Commands {
-			if r, ok := c.Body.(*rules.Ruling); ok {
-				p.logger().Debug("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
-					"refund_amount", r.RefundAmount, "provider_amount", r.ProviderAmount, "currency", r.Currency,
-					"articles", r.Articles, "partition", s.part)
-			}
+		if debug {
+			s.logRulings(d)
 		}
 	}
-	return res, nil
 }
 
-// checkMark returns an error wrapping rules.ErrConflict when the store no
-// longer holds the mark this session last wrote.
-func (s *Session) checkMark(ctx context.Context) error {
-	cp, err := s.p.Store.Open(ctx, s.part)
-	if err != nil {
-		return fmt.Errorf("apply batch of partition %d: %w", s.part, err)
+// logRulings logs the rulings of a decision.
+func (s *Session) logRulings(d rules.Decision) {
+	for _, c := range d.Commands {
+		if r, ok := c.Body.(*rules.Ruling); ok {
+			s.p.logger().Debug("ruling", "order_id", r.OrderID, "ruling_id", r.RulingID, "outcome", r.Outcome,
+				"refund_amount", r.RefundAmount, "provider_amount", r.ProviderAmount, "currency", r.Currency,
+				"articles", r.Articles, "partition", s.part)
+		}
 	}
-	if cp.Mark != s.cp.Mark {
-		err := &markError{stored: cp.Mark}
-		s.p.Metrics.conflict(s.conflictCause(err, ""))
-		return fmt.Errorf("apply batch of partition %d: %w", s.part, err)
-	}
-	return nil
 }
-
-// markError is a store found holding another mark than the session's.
-type markError struct{ stored string }
-
-func (e *markError) Error() string {
-	return fmt.Sprintf("the store's last write is %q, not this session's: %v", e.stored, rules.ErrConflict)
-}
-func (e *markError) Unwrap() error      { return rules.ErrConflict }
-func (e *markError) StoredMark() string { return e.stored }
 
 // deadLetter writes the letters not written yet by an earlier attempt at
 // the same batch, and remembers them until the batch is saved.
@@ -360,46 +401,6 @@ func (s *Session) save(ctx context.Context, ds []rules.Decision, offsets map[str
 	return nil
 }
 
-// Conflict causes, the label values of disputed_store_conflicts_total.
-const (
-	conflictOtherOwner = "other_owner" // another member wrote the partition (a stale owner after a rebalance)
-	conflictLostWrites = "lost_writes" // the store went back before this session's own last write
-	conflictReplyLost  = "reply_lost"  // the write landed but its answer did not arrive
-	conflictState      = "state"       // an order or an offset changed under an unchanged mark
-)
-
-// conflictCause tells why a save was refused, from the mark the store holds.
-func (s *Session) conflictCause(err error, attempted string) string {
-	var mh markHolder
-	if !errors.As(err, &mh) {
-		return conflictState
-	}
-	stored := mh.StoredMark()
-	switch {
-	case stored == attempted:
-		return conflictReplyLost
-	case stored == s.cp.Mark:
-		return conflictState
-	case stored == "":
-		return conflictLostWrites
-	}
-	owner, seq := splitMark(stored)
-	if owner == s.owner {
-		return conflictLostWrites // one of ours, older than our last
-	}
-	if o, n := splitMark(s.opened); owner == o && seq <= n {
-		return conflictLostWrites // from before we opened the partition
-	}
-	return conflictOtherOwner
-}
-
-// splitMark splits a mark into its owner and sequence number.
-func splitMark(m string) (string, int64) {
-	owner, seq, _ := strings.Cut(m, ":")
-	n, _ := strconv.ParseInt(seq, 10, 64)
-	return owner, n
-}
-
 // changes reports whether any decision has something to write.
 func changes(ds []rules.Decision) bool {
 	for _, d := range ds {
@@ -436,6 +437,13 @@ func (p *Processor) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Logger
+}
+
+func (p *Processor) dueLimit() int {
+	if p.DueLimit <= 0 {
+		return 1024
+	}
+	return p.DueLimit
 }
 
 func (p *Processor) now() time.Time {

@@ -5,55 +5,53 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/disputed/disputed/rules"
 )
 
-// worker owns one partition (of every topic) for one generation: the
-// partition's relay, and one session after another. A session reads the
+// worker owns one partition (of every topic) for one generation: it runs
+// the partition's relay, and one session after another. A session reads the
 // store's checkpoint, fetches each topic from after what the store has
 // applied, merges the topics in event time, applies batches and commits their
 // offsets. It ends when the store refuses a save (another owner wrote, or the
 // store lost writes): the next session starts again from what the store holds,
 // so nothing is ever built on a state that went back in time.
+//
+// A worker is given what it needs and nothing of the group: the processor,
+// how to fetch a topic of its partition, where to commit, and the partition's
+// relay, which it tells how far the outbox is durable.
 type worker struct {
-	k         *Kafka
-	client    *kafka.Client
-	gen       *kafka.Generation
+	cfg       Config // MaxBatch, Idle, BatchTimeout, Now
+	proc      *Processor
 	p         int
 	topics    []string
 	committed map[string]int64 // committed offsets of the generation
-	wakeOut   chan struct{}
-	durable   atomic.Int64 // the outbox number of the last durable save, for the relay
+	fetch     fetchFunc
+	offsets   committer
+	relay     *partitionRelay
+	metrics   *Metrics
 	log       *slog.Logger
 }
 
-func newWorker(k *Kafka, client *kafka.Client, gen *kafka.Generation, p int) *worker {
-	committed := make(map[string]int64)
-	for t, as := range gen.Assignments {
-		for _, a := range as {
-			if a.ID == p {
-				committed[t] = a.Offset
-			}
-		}
-	}
-	return &worker{
-		k: k, client: client, gen: gen, p: p, topics: k.cfg.Topics.list(), committed: committed,
-		wakeOut: make(chan struct{}, 1), log: k.log.With("partition", p),
-	}
+// fetchFunc fetches topic (the ti-th of the worker's) of the worker's
+// partition from offset from on, and sends what it reads on out, until ctx
+// ends. It runs on the caller's goroutine.
+type fetchFunc func(ctx context.Context, topic string, ti int, from int64, out chan<- chunk)
+
+// committer commits offsets to the consumer group: the generation's
+// CommitOffsets (kafka.Generation), by topic and partition.
+type committer interface {
+	CommitOffsets(offsets map[string]map[int]int64) error
 }
 
 // run works the partition until the generation ends. It never returns early
 // on an error (that would end the generation for the whole member): errors
-// are retried with backoff.
+// are retried with backoff. It returns once the partition's relay has made
+// its last flush.
 func (w *worker) run(ctx context.Context) {
 	var relay sync.WaitGroup
-	w.durable.Store(-1) // nothing is known to be durable before a session opens
-	relay.Go(func() { w.k.relay(ctx, w.p, w.wakeOut, func() int64 { return w.durable.Load() }) })
+	relay.Go(func() { w.relay.run(ctx) })
 	b := newBackoff()
 	for {
 		err := w.session(ctx)
@@ -66,23 +64,21 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	relay.Wait()
-	w.k.setOldest(w.p, time.Time{})
-	w.k.metrics.released(w.p, w.topics)
+	w.metrics.released(w.p, w.topics)
 	w.log.Debug("partition released")
 }
 
 // session runs one session of the partition, until ctx ends (nil) or the
 // store refuses a save (an error wrapping rules.ErrConflict).
 func (w *worker) session(ctx context.Context) error {
-	s, err := w.k.proc.Open(ctx, w.p)
+	s, err := w.proc.Open(ctx, w.p)
 	if err != nil {
 		return err
 	}
-	w.k.metrics.pending(w.p, s.Checkpoint().Pending)
+	w.metrics.pending(w.p, s.Checkpoint().Pending)
 	w.checkBehind(s)
 	// Open made what the store holds durable: its commands may go out.
-	w.durable.Store(s.Checkpoint().OutboxSeq)
-	w.wake()
+	w.relay.publishUpTo(s.Checkpoint().OutboxSeq)
 	sctx, cancel := context.WithCancel(ctx)
 	chunks := make([]chan chunk, len(w.topics))
 	var fetchers sync.WaitGroup
@@ -102,8 +98,7 @@ func (w *worker) session(ctx context.Context) error {
 		if a, ok := s.Applied(t); ok {
 			from = a + 1
 		}
-		f := &fetcher{client: w.client, cfg: w.k.cfg, topic: t, ti: i, partition: w.p, metrics: w.k.metrics, log: w.log}
-		fetchers.Go(func() { f.run(sctx, from, chunks[i]) })
+		fetchers.Go(func() { w.fetch(sctx, t, i, from, chunks[i]) })
 	}
 	return w.loop(sctx, s, chunks)
 }
@@ -123,11 +118,11 @@ func (w *worker) checkBehind(s *Session) {
 		applied, ok := s.Applied(t)
 		switch {
 		case !ok:
-			w.k.metrics.behind()
+			w.metrics.behind()
 			w.log.Error("the store holds no applied offset for a topic the group committed: Redis is empty or was replaced; reading from the commit, the state of the events before it is missing",
 				"topic", t, "committed", committed)
 		case applied+1 < committed:
-			w.k.metrics.behind()
+			w.metrics.behind()
 			w.log.Error("the store is behind the committed offsets: Redis lost writes it had acknowledged; reading the lost events again",
 				"topic", t, "applied", applied, "committed", committed, "events", committed-applied-1)
 		}
@@ -135,9 +130,9 @@ func (w *worker) checkBehind(s *Session) {
 }
 
 // loop merges the four topics in event-time order, applies batches, fires
-// deadlines, commits offsets and wakes the relay.
+// deadlines, commits offsets and tells the relay what it may publish.
 func (w *worker) loop(ctx context.Context, s *Session, chunks []chan chunk) error {
-	cfg := w.k.cfg
+	cfg := w.cfg
 	m := newMerger(len(w.topics), cfg.Idle)
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
@@ -200,10 +195,9 @@ func (w *worker) loop(ctx context.Context, s *Session, chunks []chan chunk) erro
 		}
 		w.commit(ctx, res.Offsets)
 		if res.Commands > 0 {
-			w.durable.Store(s.Checkpoint().OutboxSeq)
-			w.wake()
+			w.relay.publishUpTo(s.Checkpoint().OutboxSeq)
 		}
-		w.k.metrics.pending(w.p, s.Checkpoint().Pending)
+		w.metrics.pending(w.p, s.Checkpoint().Pending)
 	}
 	return nil
 }
@@ -216,10 +210,10 @@ func (w *worker) apply(ctx context.Context, s *Session, in []Input, watermark ti
 	b := newBackoff()
 	for {
 		start := time.Now()
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.k.cfg.BatchTimeout)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.BatchTimeout)
 		res, err := s.Apply(actx, in, watermark)
 		cancel()
-		w.k.metrics.batchTook(time.Since(start))
+		w.metrics.batchTook(time.Since(start))
 		if err == nil {
 			return res, nil
 		}
@@ -230,7 +224,7 @@ func (w *worker) apply(ctx context.Context, s *Session, in []Input, watermark ti
 		case errors.Is(err, errDeadLetter):
 			cause = "dead_letter"
 		}
-		w.k.metrics.batchFailed(cause)
+		w.metrics.batchFailed(cause)
 		if cause == "conflict" {
 			return res, err
 		}
@@ -238,14 +232,6 @@ func (w *worker) apply(ctx context.Context, s *Session, in []Input, watermark ti
 		if !b.wait(ctx) {
 			return res, ctx.Err()
 		}
-	}
-}
-
-// wake tells the relay there may be commands to publish.
-func (w *worker) wake() {
-	select {
-	case w.wakeOut <- struct{}{}:
-	default:
 	}
 }
 
@@ -259,9 +245,9 @@ func (w *worker) commit(ctx context.Context, offsets map[string]int64) {
 	for t, o := range offsets {
 		commit[t] = map[int]int64{w.p: o + 1}
 	}
-	if err := w.gen.CommitOffsets(commit); err != nil && ctx.Err() == nil {
+	if err := w.offsets.CommitOffsets(commit); err != nil && ctx.Err() == nil {
 		// A commit refused because the member is leaving is expected.
-		w.k.metrics.commitFailed()
+		w.metrics.commitFailed()
 		w.log.Warn("commit offsets failed", "err", err)
 	}
 }

@@ -131,7 +131,6 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 	dlq := consumer.NewKafkaDeadLetters(k.Brokers, k.DeadLetterTopic, transport)
 	defer closeLogged(log, "dead-letter writer", dlq.Close)
 
-	proc := &consumer.Processor{Policy: cfg.Policy, Store: store, Deadlines: store, DeadLetters: dlq, Metrics: metrics, Logger: log.With("component", "processor")}
 	kcfg := k.Config
 	kcfg.Dialer, kcfg.Transport = dialer, transport
 	kcfg.FlushTimeout = min(cfg.ShutdownGrace/2, kcfg.FlushTimeout)
@@ -141,10 +140,19 @@ func runService(ctx context.Context, cfg Config, log *slog.Logger, job func(cont
 		// or two, not the ten seconds a production session needs.
 		kcfg.HeartbeatInterval, kcfg.SessionTimeout, kcfg.RebalanceTimeout = 250*time.Millisecond, 2*time.Second, 2*time.Second
 	}
-	kc := consumer.NewKafka(kcfg, proc, store, pub, metrics, log)
+	// The processor's clock and deadline limit are the consumer's; zero
+	// ones are the processor's defaults, which are the same.
+	proc := &consumer.Processor{
+		Policy: cfg.Policy, Store: store, Deadlines: store, DeadLetters: dlq, Metrics: metrics, Logger: log.With("component", "processor"),
+		DueLimit: kcfg.DueLimit, Now: kcfg.Now,
+	}
+	// The relay of each partition runs on that partition's worker, which
+	// the consumer starts and waits for: the relay is the consumer's to run.
+	relay := consumer.NewRelay(kcfg, store, pub, metrics, log)
+	kc := consumer.NewKafka(kcfg, proc, relay, metrics, log)
 
 	ready := &inspect.Readiness{Joined: kc.Joined, Checks: map[string]func(context.Context) error{
-		"redis": store.Ping, "nats": pub.Ping, "outbox": kc.OutboxHealthy,
+		"redis": store.Ping, "nats": pub.Ping, "outbox": relay.Healthy,
 	}}
 	partitions := consumer.PartitionCount(k.Brokers, k.Topics.Orders, transport)
 	api := inspect.NewAPI(store, cfg.Policy, partitions, inspect.Config{Token: cfg.APIToken, Open: inProcess}, reg)
