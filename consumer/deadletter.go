@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,11 +9,14 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/disputed/disputed/rules"
 )
 
 // Headers of a dead letter.
 const (
 	HeaderError           = "disputed-error"
+	HeaderCode            = "disputed-code" // the reason, machine-readable (rules.DeadLetterCode)
 	HeaderSourceTopic     = "disputed-source-topic"
 	HeaderSourcePartition = "disputed-source-partition"
 	HeaderSourceOffset    = "disputed-source-offset"
@@ -137,6 +141,7 @@ func source(l DeadLetter) []kafka.Header {
 	}
 	return []kafka.Header{
 		{Key: HeaderError, Value: []byte(reason)},
+		{Key: HeaderCode, Value: []byte(cmp.Or(l.Code, rules.CodeMalformed))},
 		{Key: HeaderSourceTopic, Value: []byte(l.Msg.Topic)},
 		{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(l.Msg.Partition))},
 		{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(l.Msg.Offset, 10))},

@@ -120,8 +120,14 @@ func (f *fetcher) decode(res *kafka.FetchResponse, offset int64) ([]Input, int64
 		x := decodeInput(m, now, f.cfg.Skew)
 		x.src = f.ti
 		// On another topic than its type's, as the processor is told
-		// the topics' names (the defaults' are only defaults).
-		x.misrouted = x.Err == nil && f.cfg.Topics.Of(x.Event.Type) != f.topic
+		// the topics' names (the defaults' are only defaults): a topic's
+		// writer may send only its own types (v2), so that the chat
+		// service cannot, say, write a reviewer's decision.
+		if own := f.cfg.Topics.Of(x.Event.Type); x.Err == nil && own != f.topic {
+			x.misrouted = true
+			x.Err = &rules.FieldError{Field: "type", Type: x.Event.Type, Code: rules.CodeMisrouted,
+				Reason: fmt.Sprintf("%s belongs on topic %s, not %s: a topic's writer may send only the types of that topic", x.Event.Type, own, f.topic)}
+		}
 		in = append(in, x)
 		next = r.Offset + 1
 	}

@@ -37,4 +37,5 @@ type Input struct {
 type DeadLetter struct {
 	Msg    Message
 	Reason string
+	Code   string // machine-readable: rules.DeadLetterCode
 }

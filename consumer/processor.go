@@ -214,7 +214,10 @@ func (s *Session) decideInput(engine *rules.Engine, b *decided, x Input) error {
 	}
 	b.res.Offsets[x.Msg.Topic] = x.Msg.Offset
 	if x.Err != nil {
-		b.letters = append(b.letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error()})
+		if x.misrouted {
+			s.p.Metrics.misrouted(x.Msg.Topic, string(x.Event.Type))
+		}
+		b.letters = append(b.letters, DeadLetter{Msg: x.Msg, Reason: x.Err.Error(), Code: rules.DeadLetterCode(x.Err)})
 		b.counts = append(b.counts, eventCount{x.Msg.Topic, inputType(x), resultDeadLetter})
 		return nil
 	}
@@ -223,15 +226,12 @@ func (s *Session) decideInput(engine *rules.Engine, b *decided, x Input) error {
 	s.keep(b, steps)
 	if errors.Is(err, rules.ErrInvalidEvent) {
 		b.unknown = b.unknown || errors.Is(err, rules.ErrUnknownOrder)
-		b.letters = append(b.letters, DeadLetter{Msg: x.Msg, Reason: err.Error()})
+		b.letters = append(b.letters, DeadLetter{Msg: x.Msg, Reason: err.Error(), Code: rules.DeadLetterCode(err)})
 		b.counts = append(b.counts, eventCount{x.Msg.Topic, string(e.Type), resultDeadLetter})
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s %s to order %q: %w", e.Type, e.ID, e.OrderID, err)
-	}
-	if x.misrouted {
-		s.p.Metrics.misrouted(x.Msg.Topic, string(e.Type))
 	}
 	b.counts = append(b.counts, eventCount{x.Msg.Topic, string(e.Type), decisionResult(steps[len(steps)-1].Decision)})
 	return nil

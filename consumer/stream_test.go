@@ -1,6 +1,7 @@
 package consumer_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -98,22 +99,25 @@ func TestDeadLetters(t *testing.T) {
 	paid := `{"customer_id":"c","provider_id":"p","category":"other","amount":1000,"currency":"EUR"}`
 	cases := []struct {
 		name, key, value, reason string
+		code                     string // "" is malformed
 	}{
-		{"bad JSON", "o1", `{"specversion":`, "malformed JSON"},
-		{"missing field", "o1", ev("e2", "order.paid", "o1", `{"provider_id":"p","category":"other","amount":1000,"currency":"EUR"}`), "data.customer_id: missing"},
-		{"wrong type", "o1", ev("e3", "order.paid", "o1", `{"customer_id":"c","provider_id":"p","category":"other","amount":"1000","currency":"EUR"}`), "data.amount"},
-		{"unknown type", "o1", ev("e4", "order.shipped", "o1", `{}`), "unknown event type"},
-		{"negative money", "o1", ev("e5", "settlement.agreed", "o1", `{"refund_amount":-5}`), "negative"},
-		{"unknown order", "o9", ev("e6", "refund.requested", "o9", `{"reason":"quality"}`), "unknown order"},
-		{"future time", "o1", strings.Replace(ev("e7", "chat.message", "o1", `{"from":"customer","text":"hi"}`), at, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1), "ahead of the clock"},
-		{"key is not the subject", "o2", ev("e8", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key"},
-		{"oversized", "o1", ev("e11", "chat.message", "o1", `{"from":"customer","text":"`+strings.Repeat("x", 3<<19)+`"}`), "more than the 1048576 allowed"},
+		{"bad JSON", "o1", `{"specversion":`, "malformed JSON", ""},
+		{"missing field", "o1", ev("e2", "order.paid", "o1", `{"provider_id":"p","category":"other","amount":1000,"currency":"EUR"}`), "data.customer_id: missing", ""},
+		{"wrong type", "o1", ev("e3", "order.paid", "o1", `{"customer_id":"c","provider_id":"p","category":"other","amount":"1000","currency":"EUR"}`), "data.amount", ""},
+		{"unknown type", "o1", ev("e4", "order.shipped", "o1", `{}`), "unknown event type", ""},
+		{"negative money", "o1", ev("e5", "settlement.agreed", "o1", `{"refund_amount":-5}`), "negative", ""},
+		{"unknown order", "o9", ev("e6", "refund.requested", "o9", `{"reason":"quality"}`), "unknown order", rules.CodeUnknownOrder},
+		{"future time", "o1", strings.Replace(ev("e7", "chat.message", "o1", `{"from":"customer","text":"hi"}`), at, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1), "ahead of the clock", ""},
+		{"key is not the subject", "o2", ev("e8", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key", ""},
+		{"oversized", "o1", ev("e11", "chat.message", "o1", `{"from":"customer","text":"`+strings.Repeat("x", 3<<19)+`"}`), "more than the 1048576 allowed", ""},
 		// Over the 900 KiB letters were once cut at, under the topic's
 		// limit: it goes whole.
-		{"large", "o1", `{"specversion":"` + strings.Repeat("x", 950<<10), "malformed JSON"},
+		{"large", "o1", `{"specversion":"` + strings.Repeat("x", 950<<10), "malformed JSON", ""},
 		// A key of about 1 MiB once stopped its partition for ever: the
 		// letter was refused and only the value was ever cut.
-		{"huge key", strings.Repeat("k", 1<<20+1000), ev("e12", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key"},
+		{"huge key", strings.Repeat("k", 1<<20+1000), ev("e12", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "message key", ""},
+		// v2: a topic's writer sends only its own types.
+		{"misrouted", "o1", ev("e13", "chat.message", "o1", `{"from":"customer","text":"hi"}`), "belongs on topic", rules.CodeMisrouted},
 	}
 	var msgs []kafka.Message
 	msgs = append(msgs, kafka.Message{Topic: topics.Orders, Key: []byte("o1"), Value: []byte(ev("e1", "order.paid", "o1", paid))})
@@ -160,6 +164,9 @@ func TestDeadLetters(t *testing.T) {
 			}
 			if !strings.Contains(h[consumer.HeaderError], c.reason) {
 				t.Errorf("reason %q does not say %q", h[consumer.HeaderError], c.reason)
+			}
+			if want := cmp.Or(c.code, rules.CodeMalformed); h[consumer.HeaderCode] != want {
+				t.Errorf("code %q, want %q", h[consumer.HeaderCode], want)
 			}
 			if h[consumer.HeaderSourceTopic] != e.topics.RefundRequests || h[consumer.HeaderSourcePartition] != "0" || h[consumer.HeaderSourceOffset] != fmt.Sprint(i) {
 				t.Errorf("source headers = %v, want %s/0@%d", h, e.topics.RefundRequests, i)

@@ -12,6 +12,25 @@ import (
 // for an unknown order. Such input is dead-lettered, never retried.
 var ErrInvalidEvent = errors.New("invalid event")
 
+// Machine-readable reasons of dead letters (the disputed-code header).
+const (
+	CodeMalformed    = "malformed"     // not an event of the contract: JSON, fields, limits, time
+	CodeUnknownOrder = "unknown_order" // an event other than order.paid for an order never paid
+	CodeMisrouted    = "misrouted"     // an event type on another topic than its own
+)
+
+// DeadLetterCode is the machine-readable reason of a dead letter for err.
+func DeadLetterCode(err error) string {
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe) && fe.Code != "":
+		return fe.Code
+	case errors.Is(err, ErrUnknownOrder):
+		return CodeUnknownOrder
+	}
+	return CodeMalformed
+}
+
 // ErrUnknownOrder marks an event, other than order.paid, for an order the
 // engine has not seen. It wraps ErrInvalidEvent.
 var ErrUnknownOrder = fmt.Errorf("%w: unknown order", ErrInvalidEvent)
@@ -25,6 +44,9 @@ type FieldError struct {
 	// knows, for counting malformed events by type; empty otherwise. It
 	// is not part of the message.
 	Type Type
+	// Code is the machine-readable reason (DeadLetterCode); empty is
+	// "malformed".
+	Code string
 }
 
 func (e *FieldError) Error() string {

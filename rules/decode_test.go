@@ -346,7 +346,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"an escaped name that unescapes to a member given already", decRaw("refund.requested", `{"reason":"quality","r\u0065ason":"not_delivered"}`), "data.reason"},
 		{"a member twice in an extension object", `{"specversion":"1.0","id":"a","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o","ext":{"k":1,"k":2}}`, "ext.k"},
 		{"invalid UTF-8 in a party ID", decRaw("order.paid", "{\"customer_id\":\"c\xff\",\"provider_id\":\"p\",\"category\":\"video\",\"amount\":100,\"currency\":\"EUR\"}"), ""},
-		{"invalid UTF-8 in an extension", `{"specversion":"1.0","id":"a","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o","ext":"`+"\xfe"+`"}`, ""},
+		{"invalid UTF-8 in an extension", `{"specversion":"1.0","id":"a","source":"s","type":"order.accepted","time":"2026-03-01T10:00:00Z","subject":"o","ext":"` + "\xfe" + `"}`, ""},
 		{"a lone surrogate escaped", decRaw("chat.message", `{"from":"customer","text":"\ud800"}`), ""},
 		{"a low surrogate alone", decRaw("chat.message", `{"from":"customer","text":"\udc00x"}`), ""},
 

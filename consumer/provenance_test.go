@@ -1,0 +1,93 @@
+package consumer_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/testevent"
+	"github.com/disputed/disputed/internal/testserver"
+	"github.com/disputed/disputed/rules"
+)
+
+// The attacks of issue 19 on who may say what, written as the attacker
+// writes them: their bytes, on the topic they can write. Each test has a
+// control order that the same act, from its rightful writer, still rules.
+
+// TestMisroutedActsMoveNoMoney: the chat service, which may write only the
+// chats topic, writes a reviewer's decision, a provider's evidence and an
+// assessment on it. Under v1 each ruled and paid; now each is dead-lettered
+// (misrouted) and the disputes stay under review, while the control
+// dispute, decided by the same review.decided on its own topic, is ruled.
+func TestMisroutedActsMoveNoMoney(t *testing.T) {
+	e := newEnv(t, 1)
+	base := time.Now().UTC().Add(-time.Hour)
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+	const paid = `{"customer_id":"c","provider_id":"p","category":"software_app","amount":10000,"currency":"EUR"}`
+	dispute := func(order string) []kafka.Message {
+		return []kafka.Message{
+			testevent.Message(order+"-paid", "orders", rules.TypeOrderPaid, at(0), order, paid),
+			testevent.Message(order+"-refund", "refunds", rules.TypeRefundRequested, at(1), order, `{"reason":"not_delivered"}`),
+			testevent.Message(order+"-intervene", "refunds", rules.TypeInterventionRequested, at(2), order, `{"by":"customer"}`),
+		}
+	}
+	onChats := func(m kafka.Message) kafka.Message { m.Topic = topics.Chats; return m }
+	attacks := []struct{ order, what string }{
+		{"atk-review", "a review.decided of refund_full"},
+		{"atk-evidence", "the provider's valid evidence"},
+		{"atk-assessment", "an assessment of 10000 bp"},
+	}
+	var msgs []kafka.Message
+	for _, a := range attacks {
+		msgs = append(msgs, dispute(a.order)...)
+	}
+	msgs = append(msgs, dispute("control")...)
+	msgs = append(msgs,
+		onChats(testevent.Message("x1", "chat-service", rules.TypeReviewDecided, at(3), "atk-review", `{"refund_amount":10000}`)),
+		onChats(testevent.Message("x2", "chat-service", rules.TypeEvidenceSubmitted, at(3), "atk-evidence", `{"party":"provider","kind":"valid"}`)),
+		onChats(testevent.Message("x3", "chat-service", rules.TypeAssessmentRecorded, at(3), "atk-assessment", `{"value_ratio_bp":10000}`)),
+		// The control: the same decision from the reviewers' tool, on its
+		// own topic.
+		testevent.Message("c1", "console/alice", rules.TypeReviewDecided, at(3), "control", `{"refund_amount":10000}`),
+	)
+	e.start(t, nil)
+	e.kafka.Produce(context.Background(), t, msgs...)
+
+	// Each dispute's evidence notice (4), then the control's ruling and
+	// its transfer.
+	got := e.waitFor(t, 6, 30*time.Second)
+	rulings := map[string]int{}
+	for _, m := range got {
+		if order, ok := strings.CutPrefix(m.Subject, rules.SubjectRuling+"."); ok {
+			rulings[order]++
+		}
+		if strings.HasPrefix(m.Subject, rules.SubjectTransfer+".atk-") {
+			t.Errorf("an attacker's act paid: %s %s", m.Subject, m.Data)
+		}
+	}
+	if rulings["control"] != 1 {
+		t.Errorf("the control dispute has %d rulings, want 1 (its review.decided on %s)", rulings["control"], topics.RefundRequests)
+	}
+	for _, a := range attacks {
+		if rulings[a.order] != 0 {
+			t.Errorf("%s on the chats topic ruled %s", a.what, a.order)
+		}
+	}
+	var letters []kafka.Message
+	testserver.WaitUntil(t, 10*time.Second, "the three acts are dead-lettered", func() bool {
+		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
+		return len(letters) >= len(attacks)
+	})
+	if len(letters) != len(attacks) {
+		t.Fatalf("%d dead letters, want %d", len(letters), len(attacks))
+	}
+	for _, l := range letters {
+		if h := headers(l); h[consumer.HeaderCode] != rules.CodeMisrouted || h[consumer.HeaderSourceTopic] != e.topics.Chats {
+			t.Errorf("letter %s: code %q from %q, want %q from %s", l.Key, h[consumer.HeaderCode], h[consumer.HeaderSourceTopic], rules.CodeMisrouted, e.topics.Chats)
+		}
+	}
+}
