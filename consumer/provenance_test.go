@@ -91,3 +91,52 @@ func TestMisroutedActsMoveNoMoney(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONReadOneWay: an order system's bug, or a writer that knows the
+// decoder, sends an order.paid whose amount reads 100 to a case-sensitive
+// reader and 99999999 to encoding/json, and two orders whose provider IDs
+// differ only in bytes that are not UTF-8 (encoding/json would make both
+// U+FFFD: the same party_id in FINANCE). Each is dead-lettered as
+// malformed; the control order, written plainly, is settled and paid.
+func TestJSONReadOneWay(t *testing.T) {
+	e := newEnv(t, 1)
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	raw := func(id, order, data string) kafka.Message {
+		v := `{"specversion":"1.0","id":"` + id + `","source":"orders","type":"order.paid","time":"` + at + `","subject":"` + order + `","data":` + data + `}`
+		return kafka.Message{Topic: topics.Orders, Key: []byte(order), Value: []byte(v)}
+	}
+	attacks := []kafka.Message{
+		raw("a1", "atk-amount", `{"customer_id":"c","provider_id":"p","category":"other","amount":100,"AMOUNT":99999999,"currency":"EUR"}`),
+		raw("a2", "atk-utf8-1", `{"customer_id":"c","provider_id":"acct-`+"\xff"+`","category":"other","amount":100,"currency":"EUR"}`),
+		raw("a3", "atk-utf8-2", `{"customer_id":"c","provider_id":"acct-`+"\xfe"+`","category":"other","amount":100,"currency":"EUR"}`),
+	}
+	control := []kafka.Message{
+		raw("c1", "control", `{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR"}`),
+		testevent.Message("c2", "refunds", rules.TypeRefundRequested, time.Now().Add(-50*time.Minute), "control", `{"reason":"quality"}`),
+		testevent.Message("c3", "refunds", rules.TypeSettlementAgreed, time.Now().Add(-40*time.Minute), "control", `{"refund_amount":40}`),
+	}
+	e.start(t, nil)
+	e.kafka.Produce(context.Background(), t, append(attacks, control...)...)
+	got := e.waitFor(t, 3, 30*time.Second) // the control's settlement and two transfers
+	for _, m := range got {
+		if !strings.HasSuffix(m.Subject, ".control") {
+			t.Errorf("published %s %s", m.Subject, m.Data)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("published %d commands, want the control's 3", len(got))
+	}
+	var letters []kafka.Message
+	testserver.WaitUntil(t, 10*time.Second, "the three orders are dead-lettered", func() bool {
+		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
+		return len(letters) >= len(attacks)
+	})
+	if len(letters) != len(attacks) {
+		t.Fatalf("%d dead letters, want %d", len(letters), len(attacks))
+	}
+	for i, want := range []string{"AMOUNT", "UTF-8", "UTF-8"} {
+		if h := headers(letters[i]); !strings.Contains(h[consumer.HeaderError], want) || h[consumer.HeaderCode] != rules.CodeMalformed {
+			t.Errorf("letter %s: %q (%s), want a malformed letter about %s", letters[i].Key, h[consumer.HeaderError], h[consumer.HeaderCode], want)
+		}
+	}
+}
