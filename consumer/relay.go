@@ -143,9 +143,14 @@ func (pr *partitionRelay) run(ctx context.Context) {
 }
 
 // flush publishes the partition's outbox, up to the command numbered upTo,
-// until it is empty.
+// until it is empty. Before a session has opened the partition (upTo < 0)
+// nothing is known to be durable, and nothing is published: a former
+// owner's last save may not have been.
 func (pr *partitionRelay) flush(ctx context.Context, upTo int64) error {
 	r, p := pr.r, pr.p
+	if upTo < 0 {
+		return nil
+	}
 	for {
 		cmds, oldest, depth, err := r.outbox.Outbox(ctx, p, outboxRun, upTo)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -74,7 +75,7 @@ func TestRelayPublishFailsHalfWay(t *testing.T) {
 			return -1
 		}
 		pr := f.relay.partition(0)
-		if err := pr.flush(ctx, -1); !errors.Is(err, errNATSDown) {
+		if err := pr.flush(ctx, math.MaxInt64); !errors.Is(err, errNATSDown) {
 			t.Fatalf("flush: %v, want the publish's error", err)
 		}
 		if got := f.store.waiting(0); !slices.Equal(got, ids[outboxRun:]) {
@@ -83,7 +84,7 @@ func TestRelayPublishFailsHalfWay(t *testing.T) {
 		if got := metric(t, f.reg, "disputed_commands_published_total", nil); got != outboxRun {
 			t.Errorf("%v published counted, want %d", got, outboxRun)
 		}
-		if err := pr.flush(ctx, -1); err != nil {
+		if err := pr.flush(ctx, math.MaxInt64); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.store.waiting(0); len(got) != 0 {
@@ -116,14 +117,14 @@ func TestRelayPublishFailsHalfWay(t *testing.T) {
 			return -1
 		}
 		pr := f.relay.partition(0)
-		if err := pr.flush(ctx, -1); !errors.Is(err, errNATSDown) {
+		if err := pr.flush(ctx, math.MaxInt64); !errors.Is(err, errNATSDown) {
 			t.Fatalf("flush: %v, want the publish's error", err)
 		}
 		// Which of the run JetStream took is unknown: all of it waits.
 		if got := f.store.waiting(0); !slices.Equal(got, commandIDs(cmds)) {
 			t.Fatalf("the outbox keeps %v, want all of the failed run", got)
 		}
-		if err := pr.flush(ctx, -1); err != nil {
+		if err := pr.flush(ctx, math.MaxInt64); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.stream.stored(); !slices.Equal(got, commandIDs(cmds)) || len(f.store.waiting(0)) != 0 {
@@ -152,6 +153,28 @@ func TestRelayPublishesOnlyWhatIsDurable(t *testing.T) {
 
 // TestRelayHoldsRefusals: a command the sink refuses for good is held for a
 // person and leaves the outbox; it is counted, and the rest are published.
+// Before its session opens the partition, the relay knows nothing to be
+// durable, and publishes nothing, however long the opening takes.
+func TestRelayPublishesNothingBeforeTheSessionOpens(t *testing.T) {
+	f := newRelayFixture(Config{})
+	cmds := notices(3)
+	f.store.appendOutbox(0, cmds...)
+	pr := f.relay.partition(0)
+	if err := pr.flush(context.Background(), pr.durable.Load()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stream.stored(); len(got) != 0 {
+		t.Fatalf("published %v before the session opened", got)
+	}
+	pr.publishUpTo(3)
+	if err := pr.flush(context.Background(), pr.durable.Load()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stream.stored(); !slices.Equal(got, commandIDs(cmds)) {
+		t.Fatalf("published %v once the session said 3, want all 3", got)
+	}
+}
+
 func TestRelayHoldsRefusals(t *testing.T) {
 	f := newRelayFixture(Config{})
 	cmds := notices(3)
@@ -163,7 +186,7 @@ func TestRelayHoldsRefusals(t *testing.T) {
 		}
 		return ""
 	}
-	if err := f.relay.partition(0).flush(context.Background(), -1); err != nil {
+	if err := f.relay.partition(0).flush(context.Background(), math.MaxInt64); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.stream.stored(); !slices.Equal(got, []string{cmds[0].ID, cmds[2].ID}) {
