@@ -243,10 +243,7 @@ func (s *Session) keep(b *decided, steps []rules.Step) {
 	for _, st := range steps {
 		if st.Input.Type == rules.TypeDeadline {
 			b.res.Fired++
-			if st.Decision.Changed {
-				s.p.Metrics.deadlineFired(st.Input, s.p.now())
-			}
-			b.fired = append(b.fired, firedDeadline{len(b.decisions), st.Input.TimerID})
+			b.fired = append(b.fired, firedDeadline{len(b.decisions), st.Input})
 		}
 		b.decisions = append(b.decisions, st.Decision)
 	}
@@ -285,10 +282,16 @@ func (s *Session) report(ctx context.Context, b *decided) {
 	// the order's state (the API) and in disputed_rulings_total.
 	debug := p.logger().Enabled(ctx, slog.LevelDebug)
 	fired := b.fired
+	now := p.now()
 	for i, d := range b.decisions {
 		timer := ""
 		if len(fired) > 0 && fired[0].decision == i {
-			timer, fired = fired[0].timer, fired[1:]
+			// Counted once saved: a batch retried fires its deadlines
+			// again, and they count once.
+			if d.Changed {
+				p.Metrics.deadlineFired(fired[0].deadline, now)
+			}
+			timer, fired = fired[0].deadline.TimerID, fired[1:]
 		}
 		p.Metrics.decided(d, timer)
 		if debug {
@@ -413,10 +416,11 @@ func changes(ds []rules.Decision) bool {
 
 type eventCount struct{ topic, typ, result string }
 
-// firedDeadline says that decisions[decision] is the firing of a deadline.
+// firedDeadline says that decisions[decision] is the firing of deadline
+// (its TimerID, and its due time as Time).
 type firedDeadline struct {
 	decision int
-	timer    string
+	deadline rules.Event
 }
 
 // inputType is the type of a malformed input, for its count: the one its

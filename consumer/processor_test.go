@@ -323,6 +323,9 @@ func TestProcessorRefusedSave(t *testing.T) {
 	if got := metric(t, f.reg, "disputed_events_total", nil); got != 0 {
 		t.Errorf("%v events counted for a batch not saved", got)
 	}
+	if got := metric(t, f.reg, "disputed_deadlines_fired_total", nil); got != 0 {
+		t.Errorf("%v deadlines counted as fired in a batch not saved", got)
+	}
 	if len(f.letters.letters) != 1 || len(f.store.waiting(0)) != 0 {
 		t.Fatalf("%d letters and %d commands after the failed save, want 1 and none", len(f.letters.letters), len(f.store.waiting(0)))
 	}
@@ -343,6 +346,9 @@ func TestProcessorRefusedSave(t *testing.T) {
 	}
 	if got := metric(t, f.reg, "disputed_events_total", nil); got != 2 {
 		t.Errorf("%v events counted, want 2", got)
+	}
+	if got := metric(t, f.reg, "disputed_deadlines_fired_total", nil); got != 1 {
+		t.Errorf("%v deadlines counted as fired, want the one, once", got)
 	}
 }
 
