@@ -430,6 +430,21 @@ func (e *env) published(t *testing.T) []testserver.Msg {
 	return append(msgs, testserver.Messages(ctx, t, nc, "FINANCE")...)
 }
 
+// deadLetters waits until the dead-letter topic (of one partition) holds n
+// letters, and fails the test unless it then holds exactly n.
+func (e *env) deadLetters(t *testing.T, n int, what string) []kafka.Message {
+	t.Helper()
+	var letters []kafka.Message
+	testserver.WaitUntil(t, 10*time.Second, what, func() bool {
+		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
+		return len(letters) >= n
+	})
+	if len(letters) != n {
+		t.Fatalf("%d dead letters, want %d", len(letters), n)
+	}
+	return letters
+}
+
 // waitFor waits until the streams hold n messages, then a little longer to
 // see that no more come.
 func (e *env) waitFor(t *testing.T, n int, within time.Duration) []testserver.Msg {

@@ -77,30 +77,6 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		t.Fatalf("fired %d deadlines (stale included) and wrote %d letters, want 2 and 4", res.Fired, len(sink.letters))
 	}
 
-	// counter sums the series of the counter that have the labels.
-	counter := func(name string, labels map[string]string) float64 {
-		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := 0.0
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-		metrics:
-			for _, m := range mf.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
-						continue metrics
-					}
-				}
-				sum += m.GetCounter().GetValue()
-			}
-		}
-		return sum
-	}
 	delivery := map[string]string{"kind": "delivery"}
 	for _, c := range []struct {
 		name   string
@@ -116,7 +92,7 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		{"disputed_events_total", map[string]string{"type": "unknown", "result": "dead_lettered"}, 1},
 		{"disputed_events_total", map[string]string{"type": "order.paid", "result": "applied"}, 2},
 	} {
-		if got := counter(c.name, c.labels); got != c.want {
+		if got := metric(t, reg, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}

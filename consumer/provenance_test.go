@@ -10,7 +10,6 @@ import (
 
 	"github.com/disputed/disputed/consumer"
 	"github.com/disputed/disputed/internal/testevent"
-	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 )
 
@@ -77,14 +76,7 @@ func TestMisroutedActsMoveNoMoney(t *testing.T) {
 			t.Errorf("%s on the chats topic ruled %s", a.what, a.order)
 		}
 	}
-	var letters []kafka.Message
-	testserver.WaitUntil(t, 10*time.Second, "the three acts are dead-lettered", func() bool {
-		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
-		return len(letters) >= len(attacks)
-	})
-	if len(letters) != len(attacks) {
-		t.Fatalf("%d dead letters, want %d", len(letters), len(attacks))
-	}
+	letters := e.deadLetters(t, len(attacks), "the three acts are dead-lettered")
 	for _, l := range letters {
 		if h := headers(l); h[consumer.HeaderCode] != rules.CodeMisrouted || h[consumer.HeaderSourceTopic] != e.topics.Chats {
 			t.Errorf("letter %s: code %q from %q, want %q from %s", l.Key, h[consumer.HeaderCode], h[consumer.HeaderSourceTopic], rules.CodeMisrouted, e.topics.Chats)
@@ -126,14 +118,7 @@ func TestJSONReadOneWay(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("published %d commands, want the control's 3", len(got))
 	}
-	var letters []kafka.Message
-	testserver.WaitUntil(t, 10*time.Second, "the three orders are dead-lettered", func() bool {
-		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
-		return len(letters) >= len(attacks)
-	})
-	if len(letters) != len(attacks) {
-		t.Fatalf("%d dead letters, want %d", len(letters), len(attacks))
-	}
+	letters := e.deadLetters(t, len(attacks), "the three orders are dead-lettered")
 	for i, want := range []string{"AMOUNT", "UTF-8", "UTF-8"} {
 		if h := headers(letters[i]); !strings.Contains(h[consumer.HeaderError], want) || h[consumer.HeaderCode] != rules.CodeMalformed {
 			t.Errorf("letter %s: %q (%s), want a malformed letter about %s", letters[i].Key, h[consumer.HeaderError], h[consumer.HeaderCode], want)

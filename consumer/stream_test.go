@@ -135,14 +135,7 @@ func TestDeadLetters(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("published %d commands, want the settlement's 3", len(got))
 	}
-	var letters []kafka.Message
-	testserver.WaitUntil(t, 10*time.Second, "every dead letter arrives", func() bool {
-		letters = e.kafka.ReadAll(context.Background(), t, dlqTopic, 1)
-		return len(letters) >= len(cases)
-	})
-	if len(letters) != len(cases) {
-		t.Fatalf("%d dead letters, want %d", len(letters), len(cases))
-	}
+	letters := e.deadLetters(t, len(cases), "every dead letter arrives")
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			l := letters[i]
