@@ -79,17 +79,15 @@ func noticeSchema() obj {
 }
 
 func rejectedSchema() obj {
-	var types []string
-	for _, t := range rules.Types() {
-		types = append(types, string(t))
-	}
+	types := wordsOf(rules.Types())
 	return commandSchema("disputed rejection", "The body of a disputes.rejected.<order_id> message: an event that is well-formed but not allowed by the rules.",
-		[]string{"command_id", "order_id", "event_id", "event_type", "reason", "articles"},
+		[]string{"command_id", "order_id", "event_id", "event_type", "code", "reason", "articles"},
 		obj{
 			{"command_id", describe(obj{{"type", "string"}, {"pattern", `^.+/rejected$`}}, "<order_id>/event:<event id>/rejected; "+commandIDDoc)},
 			{"order_id", orderIDProp},
 			{"event_id", describe(idSchema, "the rejected event's id")},
 			{"event_type", describe(obj{{"enum", types}}, "the rejected event's type")},
+			{"code", describe(obj{{"enum", rules.RejectionCodes()}}, "why, in a word a program can match (contract v2); the reason says it in a sentence")},
 			{"reason", describe(sentence, "one plain sentence")},
 			{"articles", describe(articlesSchema, "the articles that forbid the event; empty (never absent) when no article is concerned")},
 		})

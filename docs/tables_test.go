@@ -18,7 +18,7 @@ import (
 
 // tables returns every generated table of events.md by name.
 func tables() map[string]string {
-	out := map[string]string{"topics": topicsTable(), "senders": sendersTable()}
+	out := map[string]string{"topics": topicsTable(), "senders": sendersTable(), "rejection codes": rejectionCodesTable()}
 	for _, s := range rules.Specs() {
 		if len(s.Fields) > 0 {
 			out["fields "+string(s.Type)] = fieldsTable(s)
@@ -35,6 +35,18 @@ func codes[S ~string](vs []S) string {
 		out[i] = code(string(v))
 	}
 	return strings.Join(out, ", ")
+}
+
+// rejectionCodesTable lists the codes with what each means, from the
+// comments beside their constants' values in rules (RejectionCodeDocs).
+func rejectionCodesTable() string {
+	b := &strings.Builder{}
+	fmt.Fprintln(b, "| code | the event was rejected because |")
+	fmt.Fprintln(b, "| --- | --- |")
+	for _, c := range rules.RejectionCodes() {
+		fmt.Fprintf(b, "| %s | %s |\n", code(c), rules.RejectionCodeDoc(c))
+	}
+	return b.String()
 }
 
 func topicsTable() string {

@@ -128,7 +128,7 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 	n, _ := d.s.Counts.counter(e)
 	*n++
 	if s.Status == StatusRuled {
-		d.reject(fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
+		d.reject(CodeAlreadyRuled, fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
 	} else {
 		d.handle()
 		d.settle()
@@ -141,7 +141,7 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 // the same command ID.
 func (p Policy) overLimit(s State, e Event, reason string) Decision {
 	d := p.start(s, e, e.Time, "event:"+e.ID)
-	d.reject(reason)
+	d.reject(CodeQuota, reason)
 	return Decision{State: s, Commands: d.out.Commands}
 }
 

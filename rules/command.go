@@ -167,6 +167,7 @@ type Rejection struct {
 	OrderID   string   `json:"order_id"`
 	EventID   string   `json:"event_id"`
 	EventType Type     `json:"event_type"`
+	Code      string   `json:"code"` // why, in a word: one of RejectionCodes
 	Reason    string   `json:"reason"`
 	Articles  []string `json:"articles"`
 }

@@ -5,7 +5,7 @@ import "fmt"
 func (d *decider) refundRequested() {
 	s, e := &d.s, d.e
 	if s.Status.Open() {
-		d.reject(fmt.Sprintf("a refund request (event %s) is already open for this order", s.Refund.EventID), C1S3A1)
+		d.reject(CodeRefundOpen, fmt.Sprintf("a refund request (event %s) is already open for this order", s.Refund.EventID), C1S3A1)
 		return
 	}
 	amount := e.Data.Amount
@@ -13,7 +13,7 @@ func (d *decider) refundRequested() {
 		amount = s.Order.Amount
 	}
 	if amount > s.Order.Amount {
-		d.reject(fmt.Sprintf("the request asks %d, more than the order amount %d", amount, s.Order.Amount), C1S3A2)
+		d.reject(CodeAboveAmount, fmt.Sprintf("the request asks %d, more than the order amount %d", amount, s.Order.Amount), C1S3A2)
 		return
 	}
 	s.Refund = &Refund{EventID: e.ID, Reason: e.Data.Reason, Amount: amount, RequestedAt: e.Time}
@@ -23,7 +23,7 @@ func (d *decider) refundRequested() {
 func (d *decider) refundWithdrawn() {
 	s := &d.s
 	if !s.Status.Open() {
-		d.reject("there is no open refund request to withdraw", C1S3A1)
+		d.reject(CodeNoRefundRequest, "there is no open refund request to withdraw", C1S3A1)
 		return
 	}
 	if s.Status == StatusSuspended {
@@ -39,13 +39,13 @@ func (d *decider) interventionRequested() {
 	switch s.Status {
 	case StatusNegotiating:
 	case StatusUnderReview, StatusEscalated:
-		d.reject("the platform is already handling this dispute", C1S3A1)
+		d.reject(CodeUnderReview, "the platform is already handling this dispute", C1S3A1)
 		return
 	case StatusSuspended:
-		d.reject("the dispute is suspended; the platform resumes it when the suspension is lifted", d.suspensionArticles()...)
+		d.reject(CodeSuspended, "the dispute is suspended; the platform resumes it when the suspension is lifted", d.suspensionArticles()...)
 		return
 	default:
-		d.reject("there is no open refund request for the platform to intervene in", C1S3A1)
+		d.reject(CodeNoRefundRequest, "there is no open refund request for the platform to intervene in", C1S3A1)
 		return
 	}
 	s.Status = StatusUnderReview
@@ -76,11 +76,11 @@ func burdenOf(r Reason) (Party, string) {
 func (d *decider) settlementAgreed() {
 	s, e := &d.s, d.e
 	if !s.Status.Open() {
-		d.reject("there is no open dispute to settle", C1S3A1)
+		d.reject(CodeNoDispute, "there is no open dispute to settle", C1S3A1)
 		return
 	}
 	if e.Data.RefundAmount > s.Order.Amount {
-		d.reject(fmt.Sprintf("refund_amount %d is more than the order amount %d", e.Data.RefundAmount, s.Order.Amount), C1S6A1)
+		d.reject(CodeAboveAmount, fmt.Sprintf("refund_amount %d is more than the order amount %d", e.Data.RefundAmount, s.Order.Amount), C1S6A1)
 		return
 	}
 	// The parties' own agreement is not the platform's ruling, so it may

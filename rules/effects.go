@@ -50,7 +50,9 @@ func (d *decider) emit(id string, body Body) {
 	d.out.Commands = append(d.out.Commands, Command{ID: id, Subject: body.subjectPrefix() + "." + d.s.OrderID, Body: body})
 }
 
-func (d *decider) reject(reason string, articles ...string) {
+// reject answers the event with a disputes.rejected command: code says why
+// in a word (RejectionCodes), reason in a sentence.
+func (d *decider) reject(code, reason string, articles ...string) {
 	id := d.base() + "/rejected"
 	if d.s.OrderID == "" {
 		id = d.e.OrderID + "/" + d.cause + "/rejected"
@@ -60,6 +62,7 @@ func (d *decider) reject(reason string, articles ...string) {
 		OrderID:   d.e.OrderID,
 		EventID:   d.e.ID,
 		EventType: d.e.Type,
+		Code:      code,
 		Reason:    reason,
 		Articles:  nonNil(articles),
 	}})

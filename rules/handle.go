@@ -36,7 +36,7 @@ func (d *decider) handle() {
 	default:
 		// The rest can lead to a refund, which acceptance rules out (c1.s3.a2).
 		if s.Status == StatusAccepted {
-			d.reject("the customer accepted the service; a refund dispute can only arise before acceptance", C1S3A2)
+			d.reject(CodeAfterCompletion, "the customer accepted the service; a refund dispute can only arise before acceptance", C1S3A2)
 			return
 		}
 		d.handleDispute()
@@ -76,7 +76,7 @@ func (d *decider) handleDispute() {
 func (d *decider) orderPaid() {
 	s, e := &d.s, d.e
 	if s.Status != StatusNew {
-		d.reject(fmt.Sprintf("order %s was already paid by event %s", e.OrderID, s.Log[0].ID))
+		d.reject(CodeAlreadyPaid, fmt.Sprintf("order %s was already paid by event %s", e.OrderID, s.Log[0].ID))
 		return
 	}
 	s.OrderID = e.OrderID
@@ -103,9 +103,9 @@ func (d *decider) orderAccepted() {
 	s := &d.s
 	switch {
 	case s.Status == StatusAccepted:
-		d.reject("the customer already accepted the service", C1S3A2)
+		d.reject(CodeAfterCompletion, "the customer already accepted the service", C1S3A2)
 	case s.Status.Open():
-		d.reject("a refund request is open; the customer can accept the service only once it is withdrawn or settled", C1S3A2)
+		d.reject(CodeRefundOpen, "a refund request is open; the customer can accept the service only once it is withdrawn or settled", C1S3A2)
 	default:
 		// Accepted: no refund can follow (c1.s3.a2), so no deadline can
 		// decide anything any more.
@@ -119,14 +119,14 @@ func (d *decider) reviewDecided() {
 	switch s.Status {
 	case StatusUnderReview, StatusEscalated:
 	case StatusSuspended:
-		d.reject("the dispute is suspended; no ruling is made until the suspension is lifted", d.suspensionArticles()...)
+		d.reject(CodeSuspended, "the dispute is suspended; no ruling is made until the suspension is lifted", d.suspensionArticles()...)
 		return
 	default:
-		d.reject("no dispute of this order is under review or escalated", C1S1A4)
+		d.reject(CodeNotUnderReview, "no dispute of this order is under review or escalated", C1S1A4)
 		return
 	}
 	if e.Data.RefundAmount > s.Refund.Amount {
-		d.reject(fmt.Sprintf("refund_amount %d is more than the %d the customer asked for", e.Data.RefundAmount, s.Refund.Amount), C1S1A4, C1S3A2)
+		d.reject(CodeAboveRequest, fmt.Sprintf("refund_amount %d is more than the %d the customer asked for", e.Data.RefundAmount, s.Refund.Amount), C1S1A4, C1S3A2)
 		return
 	}
 	reason := "A platform reviewer decided the dispute."

@@ -9,7 +9,7 @@ func (d *decider) modificationRequested() {
 	s, e := &d.s, d.e
 	i := s.modification(e.Data.IssueID)
 	if i >= 0 && s.Modifications[i].Fault != "" {
-		d.reject(fmt.Sprintf("modification %q is already decided (%s)", e.Data.IssueID, s.Modifications[i].Fault), C2A5)
+		d.reject(CodeModificationDecided, fmt.Sprintf("modification %q is already decided (%s)", e.Data.IssueID, s.Modifications[i].Fault), C2A5)
 		return
 	}
 	m := Modification{IssueID: e.Data.IssueID, Objective: e.Data.Objective, Due: e.Data.Due}
@@ -40,12 +40,12 @@ func (d *decider) modificationAnswered() {
 	s, e := &d.s, d.e
 	i := s.modification(e.Data.IssueID)
 	if i < 0 {
-		d.reject(fmt.Sprintf("no modification was requested for issue %q", e.Data.IssueID), C2A5)
+		d.reject(CodeNoModification, fmt.Sprintf("no modification was requested for issue %q", e.Data.IssueID), C2A5)
 		return
 	}
 	m := &s.Modifications[i]
 	if m.Fault != "" {
-		d.reject(fmt.Sprintf("modification %q is already decided (%s)", m.IssueID, m.Fault), C2A5)
+		d.reject(CodeModificationDecided, fmt.Sprintf("modification %q is already decided (%s)", m.IssueID, m.Fault), C2A5)
 		return
 	}
 	switch e.Type {

@@ -75,6 +75,9 @@ func (c *propChecker) command(cmd rules.Command, event *rules.Event) {
 		if event == nil || b.EventID != event.ID || b.OrderID != event.OrderID {
 			c.fail("rejection %+v does not answer the event applied (%+v)", b, event)
 		}
+		if rules.RejectionCodeDoc(b.Code) == "" {
+			c.fail("rejection %+v has no code of rules.RejectionCodes", b)
+		}
 		c.citations(cmd.ID, b.Articles)
 	default:
 		c.fail("command %q with a body of type %T", cmd.ID, cmd.Body)

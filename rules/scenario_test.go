@@ -43,6 +43,9 @@ func TestScenarioGoldens(t *testing.T) {
 			var out bytes.Buffer
 			write := func(cmds []rules.Command) {
 				for _, c := range cmds {
+					if r, ok := c.Body.(*rules.Rejection); ok && rules.RejectionCodeDoc(r.Code) == "" {
+						t.Errorf("rejection %s has the code %q, which is not one of rules.RejectionCodes", c.ID, r.Code)
+					}
 					b, err := json.Marshal(c)
 					if err != nil {
 						t.Fatal(err)

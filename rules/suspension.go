@@ -10,10 +10,10 @@ func (d *decider) negotiationRequested() {
 	s, e := &d.s, d.e
 	switch {
 	case e.Data.By == Platform:
-		d.reject("only the customer and the provider can ask to settle a dispute themselves", C1S5I1)
+		d.reject(CodeNotAParty, "only the customer and the provider can ask to settle a dispute themselves", C1S5I1)
 		return
 	case !s.Status.Open():
-		d.reject("there is no open dispute to negotiate", C1S3A1)
+		d.reject(CodeNoDispute, "there is no open dispute to negotiate", C1S3A1)
 		return
 	}
 	if !slices.Contains(s.Negotiation, e.Data.By) {
@@ -27,7 +27,7 @@ func (d *decider) negotiationRequested() {
 func (d *decider) judicialFiled() {
 	s := &d.s
 	if !s.Status.Open() {
-		d.reject("there is no open dispute to suspend", C1S5I2)
+		d.reject(CodeNoDispute, "there is no open dispute to suspend", C1S5I2)
 		return
 	}
 	s.Judicial = true
@@ -75,7 +75,7 @@ func (d *decider) suspensionArticles() []string {
 func (d *decider) suspensionLifted() {
 	s := &d.s
 	if s.Status != StatusSuspended {
-		d.reject("the dispute is not suspended", C1S5I1, C1S5I2)
+		d.reject(CodeNotSuspended, "the dispute is not suspended", C1S5I1, C1S5I2)
 		return
 	}
 	articles := d.suspensionArticles()

@@ -24,6 +24,66 @@ var (
 	outcomes = []Outcome{RefundFull, RefundPartial, Release, Settled, Escalated}
 )
 
+// Rejection codes: why an event was rejected, in a word a program can
+// match (v2.md section 4). The sentence beside it is for people.
+const (
+	CodeAlreadyRuled        = "already_ruled"
+	CodeQuota               = "quota"
+	CodeRefundOpen          = "refund_open"
+	CodeAboveAmount         = "above_amount"
+	CodeAboveRequest        = "above_request"
+	CodeNoRefundRequest     = "no_refund_request"
+	CodeUnderReview         = "under_review"
+	CodeNotUnderReview      = "not_under_review"
+	CodeSuspended           = "suspended"
+	CodeNotSuspended        = "not_suspended"
+	CodeNoDispute           = "no_dispute"
+	CodeAfterCompletion     = "after_completion"
+	CodeAlreadyPaid         = "already_paid"
+	CodeNoModification      = "no_modification"
+	CodeModificationDecided = "modification_decided"
+	CodeNotAParty           = "not_a_party"
+)
+
+// rejectionCodes are the codes with what each means, in a fixed order.
+var rejectionCodes = []struct{ code, doc string }{
+	{CodeAlreadyRuled, "the order has its final ruling"},
+	{CodeQuota, "its sender used up its per-order quota of events of the kind"},
+	{CodeRefundOpen, "a refund request is open already"},
+	{CodeAboveAmount, "the amount is more than the order amount"},
+	{CodeAboveRequest, "the refund is more than the customer asked for"},
+	{CodeNoRefundRequest, "no refund request is open"},
+	{CodeUnderReview, "the platform handles the dispute already"},
+	{CodeNotUnderReview, "no dispute of the order is under review or escalated"},
+	{CodeSuspended, "the dispute is suspended"},
+	{CodeNotSuspended, "the dispute is not suspended"},
+	{CodeNoDispute, "no dispute of the order is open"},
+	{CodeAfterCompletion, "the customer accepted the service: the order is complete"},
+	{CodeAlreadyPaid, "the order was paid already (a second order.paid)"},
+	{CodeNoModification, "no modification was requested for the issue"},
+	{CodeModificationDecided, "the issue's modification is decided already"},
+	{CodeNotAParty, "only the customer and the provider may do it"},
+}
+
+// RejectionCodes lists the codes of disputes.rejected, in a fixed order.
+func RejectionCodes() []string {
+	out := make([]string, len(rejectionCodes))
+	for i, c := range rejectionCodes {
+		out[i] = c.code
+	}
+	return out
+}
+
+// RejectionCodeDoc says what a rejection code means, or "".
+func RejectionCodeDoc(code string) string {
+	for _, c := range rejectionCodes {
+		if c.code == code {
+			return c.doc
+		}
+	}
+	return ""
+}
+
 // Categories lists the service categories of contract v1, in a fixed order.
 func Categories() []Category { return slices.Clone(categories) }
 
