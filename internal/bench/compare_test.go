@@ -101,3 +101,39 @@ func TestCompareMainReadsReportFiles(t *testing.T) {
 		t.Errorf("compare with a broken file: %v", err)
 	}
 }
+
+// TestCompareReadsCheckedInReport reads a report written by `disputed
+// bench --json` (15 s on Apache Kafka 4.1.2, before the bench became a
+// command of its own): compare must keep accepting reports of this format,
+// field for field, so that a baseline kept in bench-out/ stays comparable.
+func TestCompareReadsCheckedInReport(t *testing.T) {
+	const file = "testdata/report-disputed-bench.json"
+	old, err := readReport(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.RunID != "dkkjt1" || old.Config.Duration != "15s" || old.Servers.Kafka.Version != "Apache Kafka 4.1.2" ||
+		old.Headline.EndToEndEventsPerSec < 11000 || old.Processor.LoadCPUMicrosPerEvent < 30 || !old.Load.Complete ||
+		old.Redis.BytesPerDispute < 700 || old.Ceilings.RedisSaveEventsPerSec < 40000 || old.Host.Load.MachineCPUs != 2 {
+		t.Errorf("the checked-in report read as %+v", old)
+	}
+	// Every field of the file is a field of the report: nothing was renamed
+	// or dropped.
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var strict report
+	if err := dec.Decode(&strict); err != nil {
+		t.Errorf("the report type no longer reads every field of %s: %v", file, err)
+	}
+	var out, errOut bytes.Buffer
+	if err := Main(t.Context(), []string{"compare", file, file}, &out, &errOut); err != nil {
+		t.Errorf("compare of the report with itself: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "dkkjt1") || !strings.Contains(out.String(), "end-to-end (events/s)") {
+		t.Errorf("compare printed:\n%s", out.String())
+	}
+}
