@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +20,9 @@ import (
 	"github.com/disputed/disputed/internal/netaddr"
 )
 
-// config is what `disputed bench` is told.
+// config is what `disputed-bench` is told.
 type config struct {
+	Disputed         string        // the service binary the processors run; "": next to this one, else on PATH
 	Duration         time.Duration // load phase
 	Orders           int           // concurrent story lanes
 	Rate             float64       // events/s; 0 = flat out
@@ -75,9 +78,11 @@ func defaultConfig() config {
 	}
 }
 
-const usage = `usage: disputed bench [flags]
+const usage = `usage: disputed-bench [flags]
+       disputed-bench compare OLD.json NEW.json
 
-Runs the stream processor (a child process: this binary's "run") under load
+Runs the stream processor (child processes: "disputed run" of the service
+binary named by --disputed) under load
 from many orders running mixed dispute stories, on Kafka (kfake in process
 unless --kafka-brokers), Redis (a redis-server the bench starts on a free
 port, appendonly yes and appendfsync always, unless --redis-url: then a
@@ -85,7 +90,7 @@ fresh key prefix there, deleted at the end) and NATS JetStream (in process
 unless --nats-url), then measures the ceilings of the three servers alone in
 the same run. With --members 1,2,3 the load runs once per count, with that
 many processors in one consumer group (scale-out). Prints a table; --json
-writes the report as JSON too; "disputed bench compare OLD.json NEW.json"
+writes the report as JSON too; "disputed-bench compare OLD.json NEW.json"
 compares two of them and fails when a guarded figure got worse.
 
 `
@@ -94,12 +99,12 @@ compares two of them and fails when a guarded figure got worse.
 // The caller exits with status 2.
 var ErrUsage = errors.New("usage")
 
-// Main is `disputed bench`: it parses args (the flags after "bench"), runs
-// the processor, this binary's `run` found with os.Executable, as a child
-// process under load, prints the report as a table on stdout (and as JSON
-// with --json), and logs its progress on stderr. It returns flag.ErrHelp
-// for -h, and an error wrapping ErrUsage for a bad command line.
-// `disputed bench compare OLD NEW` compares two --json reports instead.
+// Main is `disputed-bench`: it parses args, runs the processor, `disputed
+// run` of the service binary (--disputed), as child processes under load,
+// prints the report as a table on stdout (and as JSON with --json), and
+// logs its progress on stderr. It returns flag.ErrHelp for -h, and an error
+// wrapping ErrUsage for a bad command line. `disputed-bench compare OLD NEW`
+// compares two --json reports instead.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "compare" {
 		return compareMain(args[1:], stdout, stderr)
@@ -112,9 +117,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.Quiet {
 		log = slog.New(slog.DiscardHandler)
 	}
-	exe, err := os.Executable()
+	exe, err := findDisputed(cfg.Disputed)
 	if err != nil {
-		return fmt.Errorf("bench: find this binary to run the processor: %w", err)
+		return err
 	}
 	rep, err := measure(ctx, cfg, exe, log)
 	if rep != nil {
@@ -136,6 +141,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
+	fs.StringVar(&c.Disputed, "disputed", c.Disputed, "the service `binary` whose \"run\" the processors are (default: disputed next to this binary, else on PATH)")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of the load phase")
 	fs.IntVar(&c.Orders, "orders", c.Orders, "orders running stories at the same time (each runs one story after another)")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "events per second to produce; 0 = flat out (as fast as the processor consumes, within --max-backlog)")
@@ -282,6 +288,29 @@ func writeReportJSON(rep *report, file string, stdout io.Writer) error {
 		return fmt.Errorf("bench: --json: %w", err)
 	}
 	return nil
+}
+
+// findDisputed returns the service binary the processors run: flagValue
+// when given, else disputed in this binary's folder, else on PATH.
+func findDisputed(flagValue string) (string, error) {
+	if flagValue != "" {
+		path, err := exec.LookPath(flagValue)
+		if err != nil {
+			return "", fmt.Errorf("%w: --disputed: %w", ErrUsage, err)
+		}
+		return path, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		next := filepath.Join(filepath.Dir(self), "disputed")
+		if st, err := os.Stat(next); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return next, nil
+		}
+	}
+	path, err := exec.LookPath("disputed")
+	if err != nil {
+		return "", fmt.Errorf("%w: no disputed binary next to this one or on PATH: build it (make build) or name it with --disputed", ErrUsage)
+	}
+	return path, nil
 }
 
 // parseMembers reads --members: counts separated by commas.

@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// child is the processor under test, a child process running this
-// binary's `run`, so that /proc tells its CPU and memory alone.
+// child is the processor under test, a child process running `disputed
+// run` of the service binary (--disputed), so that /proc tells its CPU and
+// memory alone.
 type child struct {
 	cmd      *exec.Cmd
 	pid      int

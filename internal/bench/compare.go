@@ -12,12 +12,12 @@ import (
 	"text/tabwriter"
 )
 
-// ErrRegressed is returned by `disputed bench compare` when a guarded
+// ErrRegressed is returned by `disputed-bench compare` when a guarded
 // figure got worse by more than its tolerance. The caller exits with
 // status 1, so that `make bench` fails.
 var ErrRegressed = errors.New("bench: a guarded figure regressed")
 
-// ErrNotComparable is returned by `disputed bench compare` for two runs
+// ErrNotComparable is returned by `disputed-bench compare` for two runs
 // measured differently (another load, other servers, another machine):
 // their figures are shown, but judging one by the other would mean
 // nothing.
@@ -52,14 +52,14 @@ var figures = []figure{
 	{"ceiling: jetstream publish", "events/s", true, 0, func(r *report) float64 { return r.Ceilings.JetStreamEventsPerSec }},
 }
 
-const compareUsage = `usage: disputed bench compare OLD.json NEW.json
+const compareUsage = `usage: disputed-bench compare OLD.json NEW.json
 
-Compares two reports written by "disputed bench --json": each figure of the
+Compares two reports written by "disputed-bench --json": each figure of the
 old run, the new one and the change. Exits with status 1 when a guarded
 figure (marked with its tolerance) got worse by more than it tolerates.
 `
 
-// compareMain is `disputed bench compare`.
+// compareMain is `disputed-bench compare`.
 func compareMain(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -1,4 +1,4 @@
-// Package bench is `disputed bench`: it puts the stream processor under
+// Package bench is `disputed-bench`: it puts the stream processor under
 // realistic load and reports what it achieved against what its three servers
 // can do alone:
 //

@@ -14,7 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// report is what `disputed bench` prints, and writes with --json.
+// report is what `disputed-bench` prints, and writes with --json.
 type report struct {
 	RunID     string          `json:"run_id"`
 	Seed      uint64          `json:"seed"`

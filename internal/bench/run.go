@@ -19,7 +19,7 @@ import (
 	"github.com/disputed/disputed/rules"
 )
 
-// run is one `disputed bench`: its servers, the processors under test,
+// run is one `disputed-bench`: its servers, the processors under test,
 // the producer and the observer, and the report they fill.
 type run struct {
 	cfg     config

@@ -251,3 +251,28 @@ func TestMergeProm(t *testing.T) {
 		t.Errorf("merging changed its input: %v, want 3", got)
 	}
 }
+
+func TestFindDisputed(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "my-disputed")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findDisputed(bin); err != nil || got != bin {
+		t.Errorf("--disputed %s: %q, %v", bin, got, err)
+	}
+	if _, err := findDisputed(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, ErrUsage) {
+		t.Errorf("--disputed of a missing file: %v, want a usage error", err)
+	}
+	// Without the flag: disputed next to this binary, else on PATH.
+	t.Setenv("PATH", filepath.Dir(bin))
+	if _, err := findDisputed(""); !errors.Is(err, ErrUsage) {
+		t.Errorf("no disputed anywhere: %v, want a usage error", err)
+	}
+	onPath := filepath.Join(filepath.Dir(bin), "disputed")
+	if err := os.Rename(bin, onPath); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findDisputed(""); err != nil || got != onPath {
+		t.Errorf("disputed on PATH: %q, %v, want %s", got, err, onPath)
+	}
+}

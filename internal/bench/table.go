@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 )
 
-// printTable writes the report as the table `disputed bench` prints.
+// printTable writes the report as the table `disputed-bench` prints.
 func (r *report) printTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k string, format string, args ...any) {
@@ -24,7 +24,7 @@ func (r *report) printTable(w io.Writer) {
 		return fmt.Sprintf("p50 %.0f  p99 %.0f  max %.0f ms  (n=%d)", q.P50, q.P99, q.Max, q.Count)
 	}
 	c := r.Config
-	fmt.Fprintf(tw, "disputed bench %s: %s load, rate %s, %d orders, %d partitions, members %s, %d CPUs\n",
+	fmt.Fprintf(tw, "disputed-bench %s: %s load, rate %s, %d orders, %d partitions, members %s, %d CPUs\n",
 		r.RunID, c.Duration, rateString(c.Rate), c.Orders, c.Partitions, joinInts(c.Members, ","), c.CPUs)
 	sv := r.Servers
 	head("servers")
