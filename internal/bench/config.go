@@ -20,16 +20,16 @@ const usage = `usage: disputed-bench [flags]
        disputed-bench compare OLD.json NEW.json
 
 Runs the stream processor (child processes: "disputed run" of the service
-binary named by --disputed) under load
-from many orders running mixed dispute stories, on Kafka (kfake in process
-unless --kafka-brokers), Redis (a redis-server the bench starts on a free
-port, appendonly yes and appendfsync always, unless --redis-url: then a
-fresh key prefix there, deleted at the end) and NATS JetStream (in process
-unless --nats-url), then measures the ceilings of the three servers alone in
-the same run. With --members 1,2,3 the load runs once per count, with that
-many processors in one consumer group (scale-out). Prints a table; --json
-writes the report as JSON too; "disputed-bench compare OLD.json NEW.json"
-compares two of them and fails when a guarded figure got worse.
+binary, --disputed) under load from many orders running mixed dispute
+stories, on Kafka (kfake in process unless --kafka-brokers), Redis (a
+redis-server the bench starts on a free port, appendonly yes and appendfsync
+always, unless --redis-url: then a fresh key prefix there, deleted at the
+end) and NATS JetStream (in process unless --nats-url), then measures the
+ceilings of the three servers alone in the same run. With --members 1,2,3
+the load runs once per count, with that many processors in one consumer
+group (scale-out). Prints a table; --json writes the report as JSON too;
+"disputed-bench compare OLD.json NEW.json" compares two of them and fails
+when a guarded figure got worse.
 
 `
 
