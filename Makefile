@@ -4,7 +4,7 @@ PKGS     := ./...
 BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test fmt-check vet check-pure unit lint fuzz bench bench-scale profile chaos run demo clean deploy-check docs
+.PHONY: all build build-bench test fmt-check vet check-pure unit lint fuzz bench bench-scale profile chaos run demo clean deploy-check docs
 
 all: build test
 
@@ -15,6 +15,12 @@ LDFLAGS  := -X main.buildVersion=$(VERSION)
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/disputed ./cmd/disputed
+
+# bin/disputed-bench is the bench (cmd/disputed-bench), a command of its own
+# so that the service binary does not link it; it runs bin/disputed, next to
+# it, as its processors.
+build-bench: build
+	$(GO) build -o bin/disputed-bench ./cmd/disputed-bench
 
 ## test: format check, vet, purity of rules/, and every test with the race detector
 test: fmt-check vet check-pure unit
@@ -57,7 +63,8 @@ fuzz:
 
 ## bench: the Go benchmarks of the engine, the decoder and the state codec,
 ## with allocations; then
-## `disputed bench`: the processor (a child process) under mixed dispute
+## `disputed-bench`: the processor (bin/disputed run, a child process of
+## bin/disputed-bench) under mixed dispute
 ## stories on a real Apache Kafka broker (deploy/local/kafka/with-kafka.sh
 ## starts one from Maven-resolved jars, prints its version and stops it
 ## afterwards), a redis-server the bench starts itself on a free port
@@ -71,7 +78,7 @@ fuzz:
 ## The regression guard: the Go benchmarks (-count BENCHCOUNT) and the run's
 ## report (JSON) are kept in BENCH_OUT as the baseline; the next make bench
 ## shows benchstat's comparison of the Go benchmarks and compares the run
-## with `disputed bench compare`, which fails the target (and keeps the
+## with `disputed-bench compare`, which fails the target (and keeps the
 ## baseline) when a guarded figure got worse beyond its tolerance or the
 ## two runs were not measured alike. Use another BENCH_OUT for other flags.
 BENCH_DURATION ?= 45s
@@ -83,11 +90,11 @@ BENCHCOUNT ?= 6
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_REDIS_ARG = $(if $(BENCH_REDIS_URL),--redis-url $(BENCH_REDIS_URL))
 ifeq ($(BENCH_KAFKA),kfake)
-BENCH_RUN = bin/disputed bench
+BENCH_RUN = bin/disputed-bench --disputed bin/disputed
 else
-BENCH_RUN = deploy/local/kafka/with-kafka.sh -- sh -c 'exec bin/disputed bench --kafka-brokers "$$KAFKA_BOOTSTRAP" --kafka-dir "$$KAFKA_DIR" "$$@"' bench
+BENCH_RUN = deploy/local/kafka/with-kafka.sh -- sh -c 'exec bin/disputed-bench --disputed bin/disputed --kafka-brokers "$$KAFKA_BOOTSTRAP" --kafka-dir "$$KAFKA_DIR" "$$@"' bench
 endif
-bench: build
+bench: build-bench
 	@mkdir -p $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -cpu 1 ./rules ./state > $(BENCH_OUT)/go.new.txt || { cat $(BENCH_OUT)/go.new.txt; exit 1; }
 	@cat $(BENCH_OUT)/go.new.txt
@@ -99,8 +106,8 @@ bench: build
 	fi; \
 	echo "bench: the Go benchmarks against the baseline (benchstat $(BENCH_OUT)/go.txt $(BENCH_OUT)/go.new.txt):"; \
 	$(BENCHSTAT) go.txt go.new.txt || echo "bench: benchstat did not run (it is fetched with go run); the run is still judged"; \
-	echo "bench: this run against the baseline (disputed bench compare $(BENCH_OUT)/bench.json $(BENCH_OUT)/bench.new.json):"; \
-	if $(CURDIR)/bin/disputed bench compare bench.json bench.new.json; then \
+	echo "bench: this run against the baseline (disputed-bench compare $(BENCH_OUT)/bench.json $(BENCH_OUT)/bench.new.json):"; \
+	if $(CURDIR)/bin/disputed-bench compare bench.json bench.new.json; then \
 		mv go.txt prev.go.txt; mv bench.json prev.bench.json; mv go.new.txt go.txt; mv bench.new.json bench.json; \
 		echo "bench: this run is the new baseline (the old one is prev.*)"; \
 	else \
@@ -114,7 +121,7 @@ bench: build
 ## moved into place only when all of it was made.
 ## docs/perf/after holds the last one taken for docs/performance.md.
 PROFILE_DIR ?= docs/perf/after
-profile: build
+profile: build-bench
 	@rm -rf $(PROFILE_DIR).new; mkdir -p $(PROFILE_DIR).new
 	$(BENCH_RUN) --duration 30s --deadlines 0 --quiet --profile $(PROFILE_DIR).new $(BENCH_REDIS_ARG) $(BENCH_FLAGS) > $(PROFILE_DIR).new/report.txt
 	$(GO) tool pprof -top -nodecount 30 $(PROFILE_DIR).new/cpu.pprof > $(PROFILE_DIR).new/cpu.top.txt
@@ -132,7 +139,7 @@ profile: build
 BENCH_SCALE_DURATION ?= 30s
 BENCH_SCALE_MEMBERS ?= 1,2,3
 BENCH_SCALE_PARTITIONS ?= 6
-bench-scale: build
+bench-scale: build-bench
 	$(BENCH_RUN) --duration $(BENCH_SCALE_DURATION) --members $(BENCH_SCALE_MEMBERS) --partitions $(BENCH_SCALE_PARTITIONS) --deadlines 0 $(BENCH_REDIS_ARG) $(BENCH_FLAGS)
 
 ## chaos: the full chaos run of the real binary (internal/chaos):

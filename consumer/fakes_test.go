@@ -280,13 +280,6 @@ func (s *memStore) restore(p int, mp memPartition) {
 	s.parts[p] = &mp
 }
 
-// setMark writes the partition's mark, as another owner's save would.
-func (s *memStore) setMark(p int, mark string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.part(p).mark = mark
-}
-
 // memStream is JetStream in memory: a stream that keeps one message per
 // Nats-Msg-Id (an unbounded duplicate window) and acknowledges each message
 // it takes, duplicates included.
@@ -408,12 +401,6 @@ func (c *memOffsets) CommitOffsets(offsets map[string]map[int]int64) error {
 		c.onCommit(commit)
 	}
 	return nil
-}
-
-func (c *memOffsets) all() []map[string]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.commits)
 }
 
 // appendOutbox puts commands in the partition's outbox, as saves would,

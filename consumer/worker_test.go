@@ -36,9 +36,8 @@ type workerFixture struct {
 	reg     *prometheus.Registry
 	w       *worker
 
-	mu      sync.Mutex
-	log     []string // what happened, in order: saves, commits, fetches
-	lastOff map[string]int64
+	mu  sync.Mutex
+	log []string // what happened, in order: saves, commits, fetches
 }
 
 // newWorkerFixture returns a worker of partition 0 whose topics bring

@@ -2,13 +2,14 @@
 // event streams: `disputed run` is the stream processor, `disputed demo`
 // shows it deciding a few sample disputes on in-process servers,
 // `disputed replay` decides a file of events offline with the same rules
-// code, and `disputed tail` follows the commands it publishes.
+// code, and `disputed tail` follows the commands it publishes. The bench,
+// which runs this binary under load, is a command of its own:
+// cmd/disputed-bench.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +17,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
-
-	"github.com/disputed/disputed/internal/bench"
 )
 
 func main() {
@@ -38,7 +37,7 @@ var errReported = errors.New("reported")
 var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, bench.ErrUsage) {
+	if errors.Is(err, errUsage) {
 		return 2
 	}
 	return 1
@@ -98,8 +97,6 @@ commands:
                                  and print the commands as JSON lines
   tail [--from-start]            follow the commands disputed publishes (the DISPUTES and
                                  FINANCE streams) and print them one a line
-  bench                          measure the processor under load against the ceilings of
-                                 Kafka, Redis and JetStream on this machine
   version                        print the version (also --version)
   help                           show this text
 
@@ -125,12 +122,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return demoCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return replayCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
-	case "bench":
-		err := bench.Main(ctx, args[1:], stdout, stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

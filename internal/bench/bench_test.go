@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/disputed/disputed/internal/bench/report"
+	"github.com/disputed/disputed/internal/bench/story"
 	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 	"github.com/disputed/disputed/state"
@@ -33,7 +34,7 @@ func benchKafka(cfg *config) {
 
 // measureShort runs a short bench of cfg on the tests' broker (when set)
 // and logs its table; a run that fails fails the test.
-func measureShort(t *testing.T, cfg config, exe string, timeout time.Duration) *report {
+func measureShort(t *testing.T, cfg config, exe string, timeout time.Duration) *report.Report {
 	t.Helper()
 	benchKafka(&cfg)
 	if err := cfg.validate(); err != nil {
@@ -44,7 +45,7 @@ func measureShort(t *testing.T, cfg config, exe string, timeout time.Duration) *
 	rep, err := measure(ctx, cfg, exe, slog.New(slog.DiscardHandler))
 	if rep != nil {
 		var b strings.Builder
-		rep.printTable(&b)
+		rep.PrintTable(&b)
 		t.Logf("report:\n%s", b.String())
 	}
 	if err != nil {
@@ -99,7 +100,7 @@ func TestBenchShort(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
-	ordered := func(name string, q quant) {
+	ordered := func(name string, q report.Quant) {
 		t.Helper()
 		if q.Count == 0 {
 			t.Errorf("%s: no samples", name)
@@ -171,82 +172,6 @@ func TestBenchShort(t *testing.T) {
 	}
 }
 
-// TestStoriesMixTopics checks the scheduler under a producer slower than
-// the lanes (the flat-out bench): after a few seconds every 50 ms of events
-// holds every topic, rather than the lanes moving through their stories in
-// step (all paying, then all asking for refunds, ...), which would leave
-// topics quiet for seconds.
-func TestStoriesMixTopics(t *testing.T) {
-	p := rules.DefaultPolicy()
-	kinds := storyKinds(10 * time.Second)
-	if err := countCommands(kinds, p, 300*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	rng := rand.New(rand.NewPCG(1, 2))
-	// 2,000 lanes could give 6,667 events/s; the producer takes 2,000.
-	st := newStories(kinds, "test", "", 2000, 300*time.Millisecond, start, rng)
-	const tick, perTick = 10 * time.Millisecond, 20
-	topics := []string{rules.TopicOrders, rules.TopicDeliveries, rules.TopicChats, rules.TopicRefundRequests}
-	window := map[string]int{}
-	for i := range 1000 { // 10 s
-		now := start.Add(time.Duration(i) * tick)
-		for range perTick {
-			ev, ok := st.next(now)
-			if !ok {
-				break // the lanes' staggered start
-			}
-			window[ev.typ.Topic()]++
-		}
-		if i%5 < 4 {
-			continue
-		}
-		if i >= 300 { // from 3 s on
-			for _, topic := range topics {
-				if window[topic] == 0 {
-					t.Fatalf("at %v: no %s event in 50 ms (%v)", now.Sub(start), topic, window)
-				}
-			}
-		}
-		clear(window)
-	}
-	cmds, _ := st.stop()
-	if cmds == 0 {
-		t.Error("stories cut short owe no deadline commands")
-	}
-}
-
-// TestStoryKinds checks that every story of the mix decodes, is never
-// rejected, ends decided, and causes commands, cut short anywhere or told
-// whole.
-func TestStoryKinds(t *testing.T) {
-	p := rules.DefaultPolicy()
-	p.EvidenceWindow, p.ModificationWindow = 2*time.Second, 2*time.Second
-	kinds := storyKinds(p.EvidenceWindow)
-	if err := countCommands(kinds, p, 300*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	withDeadline := 0
-	for _, k := range kinds {
-		total := k.deadlineCmds
-		for _, n := range k.eventCmds {
-			total += n
-		}
-		if total == 0 && k.name != "accepted" && k.name != "withdrawn" {
-			t.Errorf("story %s causes no command", k.name)
-		}
-		if k.deadlineRulings > 0 {
-			withDeadline++
-		}
-		if k.prefixDeadlineCmds[len(k.steps)] != k.deadlineCmds {
-			t.Errorf("story %s: whole-story deadline commands %d, prefix says %d", k.name, k.deadlineCmds, k.prefixDeadlineCmds[len(k.steps)])
-		}
-	}
-	if withDeadline < 3 {
-		t.Errorf("%d stories end on a deadline, want at least 3", withDeadline)
-	}
-}
-
 // TestPreloadDispute checks the preloaded disputes: open, with the number
 // of far deadlines asked for.
 func TestPreloadDispute(t *testing.T) {
@@ -273,25 +198,14 @@ func TestPreloadDispute(t *testing.T) {
 func TestSaveBatches(t *testing.T) {
 	p := rules.DefaultPolicy()
 	p.EvidenceWindow, p.ModificationWindow = 2*time.Second, 2*time.Second
-	kinds := storyKinds(p.EvidenceWindow)
+	kinds := story.Kinds(p.EvidenceWindow)
 	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	var msgs []kafka.Message
 	for i := range 20 {
-		for _, k := range kinds {
-			o := &storyOrder{id: fmt.Sprintf("ord-%s-%d", k.name, i), amount: 120000}
-			at := start
-			for j, st := range k.steps {
-				if j > 0 {
-					at = at.Add(300*time.Millisecond + st.after)
-				}
-				var data map[string]any
-				if st.data != nil {
-					data = st.data(o, at)
-				}
-				msgs = append(msgs, kafka.Message{
-					Topic: st.typ.Topic(), Key: []byte(o.id),
-					Value: encodeEvent(o.eventID(j), o.id, st.typ, at, data),
-				})
+		for j, k := range kinds {
+			o := &story.Order{ID: fmt.Sprintf("ord-%d-%d", j, i), Amount: 120000}
+			for _, ev := range k.Tell(o, start, 300*time.Millisecond) {
+				msgs = append(msgs, ev.Message(""))
 			}
 		}
 	}
@@ -327,81 +241,4 @@ func TestSaveBatches(t *testing.T) {
 	if saves != n {
 		t.Errorf("%d saves, want %d", saves, n)
 	}
-}
-
-func TestPromHistogramQuantile(t *testing.T) {
-	m, err := parseProm(strings.NewReader(`# HELP x_seconds help
-# TYPE x_seconds histogram
-x_seconds_bucket{op="a",le="0.1"} 4
-x_seconds_bucket{op="a",le="0.5"} 40
-x_seconds_bucket{op="a",le="1"} 50
-x_seconds_bucket{op="a",le="+Inf"} 50
-x_seconds_sum{op="a"} 15
-x_seconds_count{op="a"} 50
-x_seconds_bucket{op="b",le="0.1"} 6
-x_seconds_bucket{op="b",le="0.5"} 50
-x_seconds_bucket{op="b",le="1"} 50
-x_seconds_bucket{op="b",le="+Inf"} 50
-x_seconds_sum{op="b"} 15
-x_seconds_count{op="b"} 50
-# TYPE y_total counter
-y_total{result="a",topic="t"} 3
-y_total{result="b",topic="t"} 4
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := m.sum("y_total", nil); got != 7 {
-		t.Errorf("sum = %v, want 7", got)
-	}
-	if got := m.sum("y_total", label("result", "b")); got != 4 {
-		t.Errorf("sum of b = %v, want 4", got)
-	}
-	h := m.histogram("x_seconds", nil)
-	if got := quantile(h, 0.5); math.Abs(got-0.3) > 1e-9 {
-		t.Errorf("p50 = %v, want 0.3", got)
-	}
-	if got := quantile(h, 0.95); math.Abs(got-0.75) > 1e-9 {
-		t.Errorf("p95 = %v, want 0.75", got)
-	}
-	if q := histQuantiles(h, 1000); q.Count != 100 || q.Max != 1000 || q.Mean != 300 {
-		t.Errorf("count %v max %v mean %v, want 100, 1000 and 300", q.Count, q.Max, q.Mean)
-	}
-	if got := quantile(m.histogram("x_seconds", label("op", "b")), 0.5); math.Abs(got-0.1-0.4*19/44) > 1e-9 {
-		t.Errorf("p50 of b = %v, want %v", got, 0.1+0.4*19/44)
-	}
-
-	// What a phase observed: the second scrape less the first.
-	later, err := parseProm(strings.NewReader(`# TYPE x_seconds histogram
-x_seconds_bucket{op="a",le="0.1"} 14
-x_seconds_bucket{op="a",le="0.5"} 50
-x_seconds_bucket{op="a",le="1"} 150
-x_seconds_bucket{op="a",le="+Inf"} 150
-x_seconds_sum{op="a"} 115
-x_seconds_count{op="a"} 150
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := minus(later.histogram("x_seconds", label("op", "a")), m.histogram("x_seconds", label("op", "a")))
-	if q := histQuantiles(d, 1); q.Count != 100 || q.Mean != 1 || q.Max != 1 {
-		t.Errorf("difference: count %v mean %v max %v, want 100, 1 and 1", q.Count, q.Mean, q.Max)
-	}
-	if got := quantile(d, 0.05); math.Abs(got-0.05) > 1e-9 {
-		t.Errorf("difference: p5 = %v, want 0.05", got)
-	}
-	if got := quantile(m.histogram("no_such_seconds", nil), 0.5); !math.IsNaN(got) {
-		t.Errorf("quantile of a missing histogram = %v, want NaN", got)
-	}
-}
-
-func redisClient(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	return c
 }

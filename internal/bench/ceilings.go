@@ -16,20 +16,24 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/bench/servers"
 	"github.com/disputed/disputed/producer"
 	"github.com/disputed/disputed/rules"
 	"github.com/disputed/disputed/state"
 )
 
-// The ceilings are what each server does alone for this workload, measured
-// in the same run after the processor stopped: Kafka read, the store's
-// atomic save, and JetStream publish. The processor can go no faster than
-// the lowest.
+// ceilings is the last phase: what each server does alone for this
+// workload, measured in the same run after the processors stopped: Kafka
+// read, the store's atomic save, and JetStream publish. The processor can
+// go no faster than the lowest.
+type ceilings struct {
+	b *run
+}
 
-func (b *run) ceilings(ctx context.Context) error {
+func (c *ceilings) run(ctx context.Context) error {
+	b := c.b
 	rep := &b.rep.Ceilings
-	msgs, secs, err := b.kafkaCeiling(ctx)
+	msgs, secs, err := c.kafka(ctx)
 	if err != nil {
 		return fmt.Errorf("bench: kafka ceiling: %w", err)
 	}
@@ -40,14 +44,14 @@ func (b *run) ceilings(ctx context.Context) error {
 	batchSize := int(b.rep.Load.ProcessorMetrics.AvgBatchSize + 0.5)
 	batchSize = min(max(batchSize, 1), b.cfg.MaxBatch)
 	rep.RedisBatchSize = batchSize
-	batches, cmds, events, err := buildSaveBatches(b.ceilingInput, b.cfg.Partitions, b.policy, batchSize)
+	batches, cmds, events, err := buildSaveBatches(b.prod.ceilingInput, b.cfg.Partitions, b.policy, batchSize)
 	if err != nil {
 		return fmt.Errorf("bench: redis ceiling: %w", err)
 	}
 	rep.RedisEvents = events
-	prefix := b.env.prefix + "-ceiling"
-	secs, saves, err := redisCeiling(ctx, state.NewRedis(b.env.rdb, state.Config{Prefix: prefix}), batches)
-	if n, derr := deleteKeys(context.WithoutCancel(ctx), b.env.rdb, prefix+":*"); derr == nil {
+	prefix := b.env.Prefix + "-ceiling"
+	secs, saves, err := redisCeiling(ctx, state.NewRedis(b.env.RDB, state.Config{Prefix: prefix}), batches)
+	if n, derr := servers.DeleteKeys(context.WithoutCancel(ctx), b.env.RDB, prefix+":*"); derr == nil {
 		b.rep.Redis.KeysDeleted += n
 	}
 	if err != nil {
@@ -57,7 +61,7 @@ func (b *run) ceilings(ctx context.Context) error {
 	rep.RedisSaveEventsPerSec = float64(events) / secs
 	b.log.Info("bench: redis save ceiling", "events", events, "saves", saves, "per_s", fmt.Sprintf("%.0f", rep.RedisSaveEventsPerSec))
 
-	published, secs, err := b.natsCeiling(ctx, cmds)
+	published, secs, err := c.jetStream(ctx, cmds)
 	if err != nil {
 		return fmt.Errorf("bench: jetstream ceiling: %w", err)
 	}
@@ -70,18 +74,19 @@ func (b *run) ceilings(ctx context.Context) error {
 	return nil
 }
 
-// kafkaCeiling reads every input topic-partition from the start to its end
+// kafka reads every input topic-partition from the start to its end
 // with kafka.Client.Fetch, one reader per topic-partition as the processor
 // has, doing nothing with the messages but reading their bytes.
-func (b *run) kafkaCeiling(ctx context.Context) (int64, float64, error) {
-	topics := b.env.allTopics()
-	hw, err := b.env.highWatermarks(ctx, topics, b.cfg.Partitions)
+func (c *ceilings) kafka(ctx context.Context) (int64, float64, error) {
+	b := c.b
+	topics := b.env.AllTopics()
+	hw, err := b.env.HighWatermarks(ctx, topics, b.cfg.Partitions)
 	if err != nil {
 		return 0, 0, err
 	}
 	tr := &kafka.Transport{ClientID: "disputed-bench-ceiling", DialTimeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(b.env.brokers...), Timeout: 30 * time.Second, Transport: tr}
+	client := &kafka.Client{Addr: kafka.TCP(b.env.Brokers...), Timeout: 30 * time.Second, Transport: tr}
 	var total atomic.Int64
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -131,175 +136,14 @@ func (b *run) kafkaCeiling(ctx context.Context) (int64, float64, error) {
 	return total.Load(), time.Since(start).Seconds(), nil
 }
 
-// saveBatch is one atomic save of a partition, as the processor makes it.
-type saveBatch struct {
-	ds      []rules.Decision
-	offsets map[string]int64
-	events  int
-}
-
-// buildSaveBatches runs the load's events of each partition, in the order
-// they were produced, through the partition engine, which fires the
-// deadlines in between as the processor fires them, and cuts the decisions
-// into batches of batchSize events. It returns them per partition, with the
-// commands they emit, their bodies encoded as the outbox holds them.
-func buildSaveBatches(msgs []kafka.Message, partitions int, policy rules.Policy, batchSize int) ([][]saveBatch, [][]rules.Command, int, error) {
-	byPart := make([][]kafka.Message, partitions)
-	for _, m := range msgs {
-		p := consumer.PartitionOf(string(m.Key), partitions)
-		byPart[p] = append(byPart[p], m)
-	}
-	batches := make([][]saveBatch, partitions)
-	cmds := make([][]rules.Command, partitions)
-	events := 0
-	for p, ms := range byPart {
-		bb := &batchBuilder{engine: rules.NewEngine(policy), changed: map[string]bool{}, size: batchSize}
-		offsets := map[string]int64{}
-		for _, m := range ms {
-			e, err := rules.Decode(m.Value)
-			if err != nil {
-				continue
-			}
-			steps, err := bb.engine.Apply(e)
-			bb.take(steps)
-			if errors.Is(err, rules.ErrInvalidEvent) {
-				continue // an unknown order: a dead letter
-			}
-			if err != nil {
-				return nil, nil, 0, fmt.Errorf("partition %d: %w", p, err)
-			}
-			offsets[m.Topic]++
-			if bb.cur.offsets == nil {
-				bb.cur.offsets = map[string]int64{}
-			}
-			bb.cur.offsets[m.Topic] = offsets[m.Topic]
-			bb.cur.events++
-			events++
-			if bb.cur.events >= batchSize {
-				bb.cut()
-			}
-		}
-		steps, err := bb.engine.FireUntil(time.Date(8999, 1, 1, 0, 0, 0, 0, time.UTC))
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("partition %d: %w", p, err)
-		}
-		bb.take(steps)
-		bb.cut()
-		batches[p] = bb.out
-		for _, sb := range bb.out {
-			for _, d := range sb.ds {
-				for _, c := range d.Commands {
-					data, err := c.Data()
-					if err != nil {
-						return nil, nil, 0, err
-					}
-					// As the outbox gives them back: decoded, with their bytes.
-					rc, err := rules.ReadCommand(c.ID, c.Subject, data)
-					if err != nil {
-						return nil, nil, 0, err
-					}
-					cmds[p] = append(cmds[p], rc)
-				}
-			}
-		}
-	}
-	return batches, cmds, events, nil
-}
-
-// batchBuilder cuts a partition's decisions into save batches, and keeps
-// the versions of the orders in its engine as the store will hold them: an
-// order's version goes up by one with each batch that changed it.
-type batchBuilder struct {
-	engine  *rules.Engine
-	changed map[string]bool // orders the current batch changed
-	cur     saveBatch
-	out     []saveBatch
-	size    int
-}
-
-// take appends the decisions of an input's steps to the current batch. A
-// fired deadline cuts the batch once it holds 4*size decisions (the caller
-// cuts it at size events). The decisions after such a cut were made before
-// it, on the versions the cut raised: they get the raised ones.
-func (bb *batchBuilder) take(steps []rules.Step) {
-	var raised map[string]int64
-	for _, s := range steps {
-		d := s.Decision
-		d.State.Version += raised[d.State.OrderID]
-		if d.Changed {
-			bb.changed[d.State.OrderID] = true
-		}
-		bb.cur.ds = append(bb.cur.ds, d)
-		if s.Input.Type == rules.TypeDeadline && len(bb.cur.ds) >= 4*bb.size {
-			if raised == nil {
-				raised = make(map[string]int64)
-			}
-			for o := range bb.changed {
-				raised[o]++
-			}
-			bb.cut()
-		}
-	}
-}
-
-// cut ends the current batch and raises the version of every order it
-// changed.
-func (bb *batchBuilder) cut() {
-	if len(bb.cur.ds) == 0 {
-		return
-	}
-	bb.out = append(bb.out, bb.cur)
-	bb.cur = saveBatch{}
-	for o := range bb.changed {
-		s := bb.engine.State(o)
-		s.Version++
-		bb.engine.Put(s)
-	}
-	clear(bb.changed)
-}
-
-// redisCeiling runs the saves, one goroutine per partition as the
-// processor has, each chaining its marks on the partition's, and times only
-// the Save calls.
-func redisCeiling(ctx context.Context, store *state.Redis, batches [][]saveBatch) (float64, int, error) {
-	marks := make([]string, len(batches))
-	for p := range batches {
-		cp, err := store.Open(ctx, p)
-		if err != nil {
-			return 0, 0, err
-		}
-		marks[p] = cp.Mark
-	}
-	var saves atomic.Int64
-	start := time.Now()
-	g, gctx := errgroup.WithContext(ctx)
-	for p, bs := range batches {
-		g.Go(func() error {
-			prev := marks[p]
-			for i, sb := range bs {
-				mark := "bench-ceiling:" + strconv.Itoa(i+1)
-				if _, err := store.Save(gctx, p, rules.Batch{Decisions: sb.ds, Offsets: sb.offsets, Prev: prev, Mark: mark}); err != nil {
-					return err
-				}
-				prev = mark
-				saves.Add(1)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return 0, 0, err
-	}
-	return time.Since(start).Seconds(), int(saves.Load()), nil
-}
-
-// natsCeiling publishes the commands with producer.NATS, in runs of 256 as
+// jetStream publishes the commands with producer.NATS, in runs of 256 as
 // the outbox drain does, one publisher per partition, into fresh streams
 // (on subjects of the run's own, so that they do not overlap the
 // processor's streams). It goes over the commands again, under new IDs,
 // until it has run for two seconds, at most five times.
-func (b *run) natsCeiling(ctx context.Context, cmds [][]rules.Command) (int, float64, error) {
-	nc, err := nats.Connect(b.env.natsURL, nats.Name("disputed-bench-ceiling"))
+func (c *ceilings) jetStream(ctx context.Context, cmds [][]rules.Command) (int, float64, error) {
+	b := c.b
+	nc, err := nats.Connect(b.env.NATSURL, nats.Name("disputed-bench-ceiling"))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -357,4 +201,39 @@ func (b *run) natsCeiling(ctx context.Context, cmds [][]rules.Command) (int, flo
 		}
 	}
 	return published, time.Since(start).Seconds(), nil
+}
+
+// redisCeiling runs the saves, one goroutine per partition as the
+// processor has, each chaining its marks on the partition's, and times only
+// the Save calls.
+func redisCeiling(ctx context.Context, store *state.Redis, batches [][]saveBatch) (float64, int, error) {
+	marks := make([]string, len(batches))
+	for p := range batches {
+		cp, err := store.Open(ctx, p)
+		if err != nil {
+			return 0, 0, err
+		}
+		marks[p] = cp.Mark
+	}
+	var saves atomic.Int64
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for p, bs := range batches {
+		g.Go(func() error {
+			prev := marks[p]
+			for i, sb := range bs {
+				mark := "bench-ceiling:" + strconv.Itoa(i+1)
+				if _, err := store.Save(gctx, p, rules.Batch{Decisions: sb.ds, Offsets: sb.offsets, Prev: prev, Mark: mark}); err != nil {
+					return err
+				}
+				prev = mark
+				saves.Add(1)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	return time.Since(start).Seconds(), int(saves.Load()), nil
 }

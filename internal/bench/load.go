@@ -1,458 +1,219 @@
 package bench
 
 import (
-	"container/heap"
-	"encoding/json"
+	"context"
 	"fmt"
-	"math/rand/v2"
-	"slices"
+	"os"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
-	"github.com/disputed/disputed/rules"
+	"github.com/disputed/disputed/internal/bench/host"
+	"github.com/disputed/disputed/internal/bench/processor"
+	"github.com/disputed/disputed/internal/bench/report"
+	"github.com/disputed/disputed/internal/bench/story"
 )
 
-// A story is one order's dispute, told event by event in real time: each
-// event is stamped with the wall clock when it is produced, and the events
-// of one order are at least --gap apart. The deadlines the processor arms
-// (evidence, modification) are --evidence-window long, so they fire while
-// the bench runs.
-
-// storyKind is a kind of story: its steps, and how many commands each step
-// and its deadlines produce (worked out once by replaying an instance).
-type storyKind struct {
-	name   string
-	weight int
-	steps  []storyStep
-
-	eventCmds       []int // commands caused by each step's event
-	deadlineCmds    int   // commands caused by the story's deadlines
-	deadlineRulings int   // rulings among them
-	// For a story cut short after k events (the load's end): the commands
-	// and rulings its deadlines still give, index k.
-	prefixDeadlineCmds, prefixDeadlineRulings []int
+// loadPhase is one step of the load: it runs the stories for --duration,
+// then waits until the processors have consumed every event and every
+// command they cause has been seen. step counts the scale-out's steps: the
+// first (0) is the load phase proper, with the hostile input and the
+// profile; the later ones run stories of their own orders on more members.
+type loadPhase struct {
+	b    *run
+	step int
 }
 
-// storyStep is one event of a story.
-type storyStep struct {
-	typ rules.Type
-	// after is waited before the event on top of the gap: for an event
-	// that must come after a deadline fired.
-	after time.Duration
-	data  func(o *storyOrder, at time.Time) map[string]any
-}
-
-// storyOrder is the order a story is about.
-type storyOrder struct {
-	id     string
-	amount int64
-}
-
-func (o *storyOrder) eventID(step int) string { return o.id + "-" + strconv.Itoa(step) }
-
-// wireEvent is the CloudEvents envelope as upstream systems write it.
-type wireEvent struct {
-	SpecVersion string         `json:"specversion"`
-	ID          string         `json:"id"`
-	Source      string         `json:"source"`
-	Type        rules.Type     `json:"type"`
-	Time        string         `json:"time"`
-	Subject     string         `json:"subject"`
-	Data        map[string]any `json:"data,omitempty"`
-}
-
-var sources = map[string]string{
-	rules.TopicOrders: "order-service", rules.TopicDeliveries: "delivery-service",
-	rules.TopicChats: "chat-service", rules.TopicRefundRequests: "refund-service",
-}
-
-func encodeEvent(id, order string, typ rules.Type, at time.Time, data map[string]any) []byte {
-	src := sources[typ.Topic()]
-	if src == "" {
-		src = "bench"
-	}
-	b, err := json.Marshal(wireEvent{SpecVersion: "1.0", ID: id, Source: src, Type: typ, Time: at.UTC().Format(time.RFC3339Nano), Subject: order, Data: data})
-	if err != nil {
-		panic(err) // maps of strings, numbers and booleans always encode
-	}
-	return b
-}
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-func paid(category rules.Category) func(o *storyOrder, _ time.Time) map[string]any {
-	return func(o *storyOrder, _ time.Time) map[string]any {
-		return map[string]any{"customer_id": "mer-" + o.id, "provider_id": "sp-" + strconv.Itoa(int(o.amount%977)),
-			"category": category, "amount": o.amount, "currency": "CNY"}
-	}
-}
-
-func fixed(m map[string]any) func(*storyOrder, time.Time) map[string]any {
-	return func(*storyOrder, time.Time) map[string]any { return m }
-}
-
-func chat(from rules.Party, text string) storyStep {
-	return storyStep{typ: rules.TypeChatMessage, data: fixed(map[string]any{"from": from, "text": text})}
-}
-
-func refund(reason rules.Reason) storyStep {
-	return storyStep{typ: rules.TypeRefundRequested, data: fixed(map[string]any{"reason": reason})}
-}
-
-func evidence(party rules.Party, kind rules.EvidenceKind, note string) storyStep {
-	return storyStep{typ: rules.TypeEvidenceSubmitted, data: fixed(map[string]any{"party": party, "kind": kind, "note": note})}
-}
-
-var (
-	delivered    = storyStep{typ: rules.TypeDeliverySubmitted, data: func(o *storyOrder, _ time.Time) map[string]any { return map[string]any{"delivery_no": "dlv-" + o.id} }}
-	intervention = storyStep{typ: rules.TypeInterventionRequested, data: fixed(map[string]any{"by": rules.Customer})}
-)
-
-// storyKinds returns the mix of stories; window is the processor's evidence
-// and modification window.
-func storyKinds(window time.Duration) []*storyKind {
-	modification := func(dueIn time.Duration) storyStep {
-		return storyStep{typ: rules.TypeModificationRequested, data: func(_ *storyOrder, at time.Time) map[string]any {
-			return map[string]any{"issue_id": "logo-colour", "objective": true, "due": stamp(at.Add(dueIn))}
-		}}
-	}
-	return []*storyKind{
-		{name: "settled", weight: 3, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.SoftwareApp)}, delivered, refund(rules.ReasonNotAsDescribed),
-			chat(rules.Customer, "The bulk listing export the page promised is missing."),
-			chat(rules.Provider, "It ships next month; we can refund part of the fee."),
-			{typ: rules.TypeSettlementAgreed, data: func(o *storyOrder, _ time.Time) map[string]any {
-				return map[string]any{"refund_amount": o.amount * 2 / 5}
-			}},
-		}},
-		{name: "evidence_missed", weight: 3, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.Training)}, refund(rules.ReasonNotDelivered), intervention,
-			chat(rules.Provider, "The recording link was sent by e-mail."),
-		}},
-		{name: "provider_proves_delivery", weight: 2, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.OperationalService)}, delivered, refund(rules.ReasonNotDelivered), intervention,
-			evidence(rules.Provider, rules.Valid, "delivery record and platform chat log"),
-		}},
-		{name: "customer_proves_misdescription", weight: 1, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.SoftwareApp)}, refund(rules.ReasonNotAsDescribed),
-			evidence(rules.Customer, rules.Valid, "listing text vs. product screenshot in platform chat"), intervention,
-		}},
-		{name: "modification_overdue", weight: 2, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.ImageDesign)}, delivered, modification(window),
-			chat(rules.Customer, "The logo colours still do not match the brief."),
-		}},
-		{name: "modification_refused", weight: 1, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.ImageDesign)}, delivered, modification(window),
-			{typ: rules.TypeModificationRefused, data: fixed(map[string]any{"issue_id": "logo-colour"})},
-		}},
-		{name: "suspended_and_lifted", weight: 2, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.Video)}, delivered, refund(rules.ReasonQuality), intervention,
-			{typ: rules.TypeJudicialFiled, data: fixed(map[string]any{"by": rules.Customer})},
-			{typ: rules.TypeSuspensionLifted},
-			evidence(rules.Customer, rules.Valid, "frame-by-frame comparison against the storyboard"),
-		}},
-		{name: "escalated_then_reviewed", weight: 1, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.ImageDesign)}, delivered, refund(rules.ReasonQuality), intervention,
-			evidence(rules.Customer, rules.Reference, "phone photos of the banners"),
-			{typ: rules.TypeReviewDecided, after: window + time.Second, data: func(o *storyOrder, _ time.Time) map[string]any {
-				return map[string]any{"refund_amount": o.amount / 3, "articles": []string{"c2.a3", "c2.a9"}, "note": "Two of five banners below the agreed resolution."}
-			}},
-		}},
-		{name: "negotiated_settlement", weight: 1, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.OtherCategory)}, refund(rules.ReasonQuality),
-			{typ: rules.TypeNegotiationRequested, data: fixed(map[string]any{"by": rules.Customer})},
-			{typ: rules.TypeNegotiationRequested, data: fixed(map[string]any{"by": rules.Provider})},
-			{typ: rules.TypeSettlementAgreed, data: func(o *storyOrder, _ time.Time) map[string]any {
-				return map[string]any{"refund_amount": o.amount / 2}
-			}},
-		}},
-		{name: "accepted", weight: 2, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.Training)}, delivered,
-			chat(rules.Customer, "Thanks, the course was useful."), {typ: rules.TypeOrderAccepted},
-		}},
-		{name: "withdrawn", weight: 1, steps: []storyStep{
-			{typ: rules.TypeOrderPaid, data: paid(rules.OperationalService)}, refund(rules.ReasonQuality),
-			chat(rules.Provider, "We fixed the campaign settings this morning."), {typ: rules.TypeRefundWithdrawn},
-		}},
-	}
-}
-
-// countCommands replays one instance of each story, with the given gap and
-// window, and records how many commands each event and the deadlines give,
-// for the whole story and for each story cut short. A story that does not
-// decode or apply cleanly is an error: the bench would measure the wrong
-// thing.
-func countCommands(kinds []*storyKind, policy rules.Policy, gap time.Duration) error {
-	for _, k := range kinds {
-		n := len(k.steps)
-		k.prefixDeadlineCmds, k.prefixDeadlineRulings = make([]int, n+1), make([]int, n+1)
-		for cut := 1; cut <= n; cut++ {
-			part := &storyKind{name: k.name, steps: k.steps[:cut]}
-			if err := countStory(part, policy, gap, cut == n); err != nil {
-				return err
-			}
-			k.prefixDeadlineCmds[cut], k.prefixDeadlineRulings[cut] = part.deadlineCmds, part.deadlineRulings
-			if cut == n {
-				k.eventCmds, k.deadlineCmds, k.deadlineRulings = part.eventCmds, part.deadlineCmds, part.deadlineRulings
-			}
+// run runs the step and fills rep. It returns the CPU used from the start
+// of the load until every event was consumed.
+func (l *loadPhase) run(ctx context.Context, rep *report.Load) (report.CPUUse, error) {
+	b, step, cfg := l.b, l.step, l.b.cfg
+	bad := &badInput{b: b}
+	if cfg.BadShare > 0 && step == 0 {
+		if err := bad.setup(ctx); err != nil {
+			return report.CPUUse{}, err
 		}
 	}
-	return nil
-}
-
-func countStory(k *storyKind, policy rules.Policy, gap time.Duration, whole bool) error {
-	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	o := &storyOrder{id: "ord-" + strings.ReplaceAll(k.name, "_", "-"), amount: 120000}
-	r := rules.NewReplay(policy)
-	at := start
-	k.eventCmds = make([]int, len(k.steps))
-	for i, st := range k.steps {
-		if i > 0 {
-			at = at.Add(gap + st.after)
+	m0, _ := b.fleet.Metrics(ctx)
+	o0 := b.obs.Snapshot(story.PhaseLoad)
+	lat0, late0 := b.obs.SampleCounts(story.PhaseLoad)
+	write0, hostile0 := len(b.prod.writeMs), b.prod.hostileTotal()
+	s0 := b.sample(ctx)
+	start := s0.At
+	end := start.Add(cfg.Duration)
+	if cfg.Profile != "" && step == 0 {
+		if err := os.MkdirAll(cfg.Profile, 0o755); err != nil {
+			return report.CPUUse{}, fmt.Errorf("bench: --profile: %w", err)
 		}
-		var data map[string]any
-		if st.data != nil {
-			data = st.data(o, at)
-		}
-		e, err := rules.Decode(encodeEvent(o.eventID(i), o.id, st.typ, at, data))
-		if err != nil {
-			return fmt.Errorf("story %s step %d (%s): %w", k.name, i, st.typ, err)
-		}
-		cmds, err := r.Apply(e)
-		if err != nil {
-			return fmt.Errorf("story %s step %d (%s): %w", k.name, i, st.typ, err)
-		}
-		for _, c := range cmds {
-			if _, cause := splitCommandID(c.ID); strings.HasPrefix(cause, "event:") {
-				if _, ok := c.Body.(*rules.Rejection); ok {
-					return fmt.Errorf("story %s step %d (%s) is rejected: %+v", k.name, i, st.typ, c.Body)
-				}
-				k.eventCmds[i]++
+		prof := processor.NewProfiler(cfg.Profile, b.fleet.List()[0].Addr())
+		prof.Start(ctx, cfg.Duration/4, cfg.Duration/2)
+		defer func() {
+			if err := prof.Finish(ctx); err != nil {
+				b.log.Warn("bench: profiles", "err", err)
 			} else {
-				k.deadlineCmds++
-				if _, ok := c.Body.(*rules.Ruling); ok {
-					k.deadlineRulings++
-				}
+				b.log.Info("bench: profiles written", "dir", cfg.Profile)
+			}
+		}()
+	}
+	tag := ""
+	if step > 0 {
+		tag = "s" + strconv.Itoa(step) + "-"
+	}
+	st := story.NewStories(b.kinds, b.rep.RunID, tag, cfg.Orders, cfg.Gap, start, b.rng)
+	pace := &pacer{rate: cfg.Rate, start: start}
+	floodAt, flooded := start.Add(cfg.Duration/3), cfg.BadShare == 0 || cfg.Flood == 0 || step > 0
+	base := b.prod.produced.Load()
+	var ticks, laneLimited, backlogLimited int
+	var maxBacklog int64
+	lastLog := start
+	b.log.Info("bench: load phase", "step", step+1, "members", len(b.fleet.List()), "duration", cfg.Duration,
+		"orders", cfg.Orders, "rate", report.RateString(cfg.Rate), "bad_share", cfg.BadShare)
+	for {
+		if err := ctx.Err(); err != nil {
+			return report.CPUUse{}, err
+		}
+		now := time.Now()
+		if now.After(end) {
+			// Cut the stories short: a tail of slow stories would measure
+			// the producer, not the processor.
+			cmds, rulings := st.Stop()
+			b.obs.ExpectDeadlines(story.PhaseLoad, cmds, rulings)
+			break
+		}
+		backlog := b.prod.backlog()
+		maxBacklog = max(maxBacklog, backlog)
+		var budget int
+		trickle := false
+		if cfg.Rate > 0 {
+			budget = pace.take(now)
+		} else {
+			budget = cfg.MaxBacklog - int(backlog)
+			if budget <= 0 {
+				backlogLimited++
+			}
+			// Never stop altogether: with nothing new on a topic, the
+			// processor holds the other topics' newest events until its
+			// idle time has passed (docs/events.md), and a producer
+			// waiting for them would measure that wait.
+			if n := trickleSize(cfg.MaxBacklog); budget < n {
+				budget, trickle = n, true
 			}
 		}
+		budget = min(budget, 5000)
+		var batch []story.Event
+		for len(batch) < budget {
+			ev, ok := st.Next(now)
+			if !ok {
+				break
+			}
+			batch = append(batch, ev)
+			for range b.hostile.Owed() {
+				batch = append(batch, b.hostile.Next(now))
+			}
+		}
+		if !flooded && now.After(floodAt) {
+			batch = append(batch, b.hostile.Flood(now)...)
+			flooded = true
+		}
+		ticks++
+		if budget > 0 && len(batch) < budget && !trickle {
+			laneLimited++
+		}
+		if now.Sub(lastLog) >= 5*time.Second {
+			lastLog = now
+			b.log.Info("bench: load", "elapsed", now.Sub(start).Round(time.Second), "produced", b.prod.produced.Load()-base,
+				"consumed", b.prod.consumed.Load(), "backlog", backlog)
+		}
+		if err := b.prod.write(ctx, batch); err != nil {
+			return report.CPUUse{}, err
+		}
+		switch {
+		case cfg.Rate > 0:
+			// Paced writes go out every 10ms: each write costs the
+			// embedded broker a request per partition, and writing in
+			// every gap would make the bench, not the processor, the load
+			// on the CPUs. Events are stamped when built, so this adds
+			// nothing to their measured latency.
+			pace.spend(len(batch))
+			time.Sleep(time.Until(now.Truncate(10 * time.Millisecond).Add(10 * time.Millisecond)))
+		case trickle:
+			time.Sleep(time.Until(now.Truncate(trickleEvery).Add(trickleEvery)))
+		case len(batch) == 0:
+			time.Sleep(2 * time.Millisecond)
+		}
 	}
-	cmds, err := r.Advance(at.AddDate(1, 0, 0))
+	produceEnd := time.Now()
+	rep.EventsProduced = b.prod.produced.Load() - base
+	rep.ProduceSeconds = produceEnd.Sub(start).Seconds()
+	rep.Stories = st.Counts()
+	rep.MaxBacklog = maxBacklog
+	if pace.dropped > 0 {
+		b.rep.Note("the producer fell more than half a second behind --rate and skipped %d events: the rate was not reached", pace.dropped)
+	}
+	if ticks > 0 {
+		rep.ProducerLaneLimitedShare = float64(laneLimited) / float64(ticks)
+		rep.ProducerBacklogLimitedShare = float64(backlogLimited) / float64(ticks)
+	}
+
+	done, err := b.waitCaughtUp(ctx, []int{story.PhaseLoad, story.PhaseHostile}, cfg.DrainTimeout)
 	if err != nil {
-		return fmt.Errorf("story %s: deadlines: %w", k.name, err)
+		return report.CPUUse{}, err
 	}
-	for _, c := range cmds {
-		k.deadlineCmds++
-		if _, ok := c.Body.(*rules.Ruling); ok {
-			k.deadlineRulings++
-		}
+	u := host.Use(s0, b.sample(ctx), host.NumCPU())
+	rep.ProcessedSeconds = done.Sub(start).Seconds()
+	rep.EndToEndEventsPerSec = float64(rep.EventsProduced) / done.Sub(start).Seconds()
+	m1, _ := b.fleet.Metrics(ctx)
+	b.log.Info("bench: load consumed", "events", rep.EventsProduced, "seconds", fmt.Sprintf("%.1f", rep.ProcessedSeconds),
+		"events_per_s", fmt.Sprintf("%.0f", rep.EndToEndEventsPerSec), "machine_busy", fmt.Sprintf("%.0f%%", 100*u.MachineShare))
+
+	// The story deadlines still to fire are at most a window away.
+	if err := b.waitDeadlines(ctx, story.PhaseLoad, cfg.EvidenceWindow+cfg.DrainTimeout); err != nil {
+		b.rep.Note("load phase: %v", err)
 	}
-	if st := r.State(o.id).Status; whole && st.Open() {
-		return fmt.Errorf("story %s ends with the dispute still open (%s)", k.name, st)
+	o := b.obs.Snapshot(story.PhaseLoad).Minus(o0)
+	rep.Commands = o.Commands
+	rep.ExpectedEventCommands, rep.SeenEventCommands = o.ExpectEventCmds, o.SeenEventCmds
+	rep.ExpectedDeadlineCommands, rep.SeenDeadlineCommands = o.ExpectDeadlineCmds, o.SeenDeadlineCmds
+	rep.Complete = o.SeenEventCmds == o.ExpectEventCmds && o.SeenDeadlineCmds == o.ExpectDeadlineCmds
+	good := rep.EventsProduced - int64(b.prod.hostileTotal()-hostile0)
+	if good > 0 {
+		rep.CommandsPerEvent = float64(o.Commands) / float64(good)
 	}
-	return nil
+	lat, late := b.obs.Samples(story.PhaseLoad)
+	rep.LatencyMs = report.Quantiles(lat[lat0:])
+	rep.ProduceCallMs = report.Quantiles(b.prod.writeMs[write0:])
+	rep.StoryDeadlineLatenessMs = report.Quantiles(late[late0:])
+	processor.FillPhaseMetrics(&rep.ProcessorMetrics, m0, m1)
+	if cfg.BadShare > 0 && step == 0 {
+		bad.count(ctx, m0, m1)
+	}
+	return u, nil
 }
 
-// splitCommandID returns the order and the cause of a command ID
-// ("<order>/<cause>/...").
-func splitCommandID(id string) (order, cause string) {
-	order, rest, _ := strings.Cut(id, "/")
-	cause, _, _ = strings.Cut(rest, "/")
-	return order, cause
+// The flat-out producer's trickle: while the backlog is full it still
+// writes trickleSize events every trickleEvery, a two-hundredth of
+// --max-backlog each time (3,000 events/s for the default 6,000).
+const trickleEvery = 10 * time.Millisecond
+
+func trickleSize(maxBacklog int) int { return max(1, maxBacklog/200) }
+
+// pacer paces the producer at a rate on an absolute schedule, so that a
+// slow write is made up by the next ones; more than half a second behind,
+// the rest is dropped (and counted).
+type pacer struct {
+	rate    float64
+	start   time.Time
+	sent    int64
+	dropped int64
 }
 
-// lane runs stories one after another, one order at a time.
-type lane struct {
-	id      int
-	seq     int
-	kind    *storyKind
-	order   storyOrder
-	step    int
-	readyAt time.Time
-	index   int
-}
-
-type laneHeap []*lane
-
-func (h laneHeap) Len() int           { return len(h) }
-func (h laneHeap) Less(i, j int) bool { return h[i].readyAt.Before(h[j].readyAt) }
-func (h laneHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *laneHeap) Push(x any) {
-	l := x.(*lane)
-	l.index = len(*h)
-	*h = append(*h, l)
-}
-func (h *laneHeap) Pop() any {
-	old := *h
-	l := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return l
-}
-
-// Phases, also the letter after the run's order-ID prefix.
-const (
-	phaseLoad     = 0
-	phaseDeadline = 1
-	phaseHostile  = 2
-	nPhases       = 3
-)
-
-var phaseLetters = [nPhases]byte{'L', 'D', 'X'}
-
-// orderPrefix is the start of every order ID of a run and phase.
-func orderPrefix(runID string, phase int) string {
-	return "b" + runID + "-" + string(phaseLetters[phase]) + "-"
-}
-
-// phaseOf tells the phase from an order ID of the run; -1 for another run's.
-func phaseOf(runID, order string) int {
-	p := "b" + runID + "-"
-	if !strings.HasPrefix(order, p) || len(order) <= len(p) {
-		return -1
+func (p *pacer) take(now time.Time) int {
+	due := int64(p.rate*now.Sub(p.start).Seconds()) - p.sent
+	if limit := int64(p.rate/2) + 1; due > limit {
+		p.dropped += due - limit
+		p.sent += due - limit
+		due = limit
 	}
-	for i, c := range phaseLetters {
-		if order[len(p)] == c {
-			return i
-		}
-	}
-	return -1
+	return int(due)
 }
 
-// stories is the scheduler of the load phase: it picks the next story of
-// each lane by weight and says when each lane's next event is due.
-//
-// Lanes whose next event is due are served in random order, not oldest
-// first: served in turn, every lane would be at the same step of its story
-// at once (all paying, then all asking for refunds, ...), and a topic that
-// none of those steps writes would fall quiet for seconds. The processor
-// holds a partition's events while one of its topics is quiet, up to its
-// idle time (docs/events.md, Watermark), so such waves would measure the
-// idle time, not the processor. Served at random, the lanes drift apart
-// within their first stories and every topic has traffic, as in production.
-type stories struct {
-	kinds  []*storyKind
-	total  int
-	rng    *rand.Rand
-	prefix string // of the order IDs: the run's load phase, and the step's tag
-	gap    time.Duration
-	lanes  laneHeap       // lanes whose next event is not due yet, by when it is
-	ready  []*lane        // lanes whose next event is due
-	counts map[string]int // stories started, by kind
-}
-
-// newStories returns the scheduler of lanes lanes, starting staggered over
-// the gap from start. tag tells the order IDs of one load step from
-// another's.
-func newStories(kinds []*storyKind, runID, tag string, lanes int, gap time.Duration, start time.Time, rng *rand.Rand) *stories {
-	s := &stories{kinds: kinds, rng: rng, prefix: orderPrefix(runID, phaseLoad) + tag, gap: gap, counts: map[string]int{}}
-	for _, k := range kinds {
-		s.total += k.weight
-	}
-	for i := range lanes {
-		// Staggered, so that the lanes do not all start in one burst.
-		l := &lane{id: i, readyAt: start.Add(time.Duration(int64(gap) * int64(i) / int64(lanes)))}
-		heap.Push(&s.lanes, l)
-	}
-	return s
-}
-
-func (s *stories) pick() *storyKind {
-	n := s.rng.IntN(s.total)
-	for _, k := range s.kinds {
-		if n < k.weight {
-			return k
-		}
-		n -= k.weight
-	}
-	return s.kinds[len(s.kinds)-1]
-}
-
-// stop ends the load: every lane stops, in the middle of its story if need
-// be, and the deadline commands the cut stories still give are returned.
-func (s *stories) stop() (deadlineCmds, deadlineRulings int) {
-	for _, l := range slices.Concat([]*lane(s.lanes), s.ready) {
-		if l.kind != nil && l.step > 0 {
-			deadlineCmds += l.kind.prefixDeadlineCmds[l.step]
-			deadlineRulings += l.kind.prefixDeadlineRulings[l.step]
-		}
-	}
-	s.lanes, s.ready = nil, nil
-	return deadlineCmds, deadlineRulings
-}
-
-// next returns the next event of a lane that is ready at now, chosen at
-// random among them, or false when none is.
-func (s *stories) next(now time.Time) (ev producedEvent, ok bool) {
-	for len(s.lanes) > 0 && !s.lanes[0].readyAt.After(now) {
-		s.ready = append(s.ready, heap.Pop(&s.lanes).(*lane))
-	}
-	if len(s.ready) == 0 {
-		return ev, false
-	}
-	i := s.rng.IntN(len(s.ready))
-	l := s.ready[i]
-	last := len(s.ready) - 1
-	s.ready[i], s.ready[last] = s.ready[last], nil
-	s.ready = s.ready[:last]
-
-	if l.kind == nil {
-		l.kind = s.pick()
-		s.counts[l.kind.name]++
-		l.seq++
-		l.step = 0
-		l.order = storyOrder{
-			id:     s.prefix + strconv.Itoa(l.id) + "-" + strconv.Itoa(l.seq),
-			amount: 1000 + s.rng.Int64N(300000),
-		}
-	}
-	st := l.kind.steps[l.step]
-	var data map[string]any
-	if st.data != nil {
-		data = st.data(&l.order, now)
-	}
-	id := l.order.eventID(l.step)
-	ev = producedEvent{
-		id: id, order: l.order.id, typ: st.typ, at: now, phase: phaseLoad,
-		value: encodeEvent(id, l.order.id, st.typ, now, data), cmds: l.kind.eventCmds[l.step],
-	}
-	l.step++
-	if l.step == len(l.kind.steps) {
-		ev.deadlineRulings = l.kind.deadlineRulings
-		ev.deadlineCmds = l.kind.deadlineCmds
-		l.kind = nil
-		l.readyAt = now // the next story is another order
-	} else {
-		l.readyAt = now.Add(s.gap + l.kind.steps[l.step].after)
-	}
-	heap.Push(&s.lanes, l)
-	return ev, true
-}
-
-// producedEvent is an event on its way to Kafka, and what it should cause.
-type producedEvent struct {
-	id, order string
-	typ       rules.Type
-	topic     string // "" = the type's topic
-	at        time.Time
-	phase     int
-	value     []byte
-	cmds      int // commands the event causes
-	// The story's last event carries what the story's deadlines give.
-	deadlineCmds, deadlineRulings int
-	hostile                       hostileKind
-}
-
-// message is the event as written to Kafka: on the topic it names, else
-// on its type's, either with the run's own topicPrefix (external Kafka).
-func (e producedEvent) message(topicPrefix string) kafka.Message {
-	t := e.topic
-	if t == "" {
-		t = e.typ.Topic()
-	}
-	return kafka.Message{Topic: topicPrefix + t, Key: []byte(e.order), Value: e.value}
-}
+func (p *pacer) spend(n int) { p.sent += int64(n) }

@@ -1,4 +1,7 @@
-package bench
+// Package observe reads the commands the processors publish and traces each
+// back to its cause (Observer): the counts the phases wait for, and the
+// samples of latency and lateness the report summarizes.
+package observe
 
 import (
 	"bytes"
@@ -7,23 +10,25 @@ import (
 	"sync"
 	"time"
 
-	"github.com/disputed/disputed/rules"
 	"github.com/nats-io/nats.go"
+
+	"github.com/disputed/disputed/internal/bench/story"
+	"github.com/disputed/disputed/rules"
 )
 
-// observer reads every command the processor publishes (a core NATS
+// Observer reads every command the processor publishes (a core NATS
 // subscription sees what JetStream stores) and maps it back to its cause:
 // command IDs are "<order>/<cause>/...", and the cause is "event:<id>" or
 // "deadline:<timer>". An event's latency is from its production (its
 // "time") to each command it caused being seen; a deadline's lateness is
 // from its due time (the ruling's decided_at) to its ruling being seen.
-type observer struct {
+type Observer struct {
 	runID string
 
 	mu     sync.Mutex
 	events map[string]producedAt // event ID -> when produced
 	seen   map[string]struct{}   // command IDs, against republished ones
-	ph     [nPhases]phaseObs
+	ph     [story.NPhases]Phase
 	other  int // commands of other runs (an external NATS)
 	repeat int // command IDs seen twice
 }
@@ -34,29 +39,30 @@ type producedAt struct {
 	left  int32 // commands still to see; the entry goes with the last
 }
 
-// phaseObs is what the observer saw of one phase.
-type phaseObs struct {
-	expectEventCmds       int
-	seenEventCmds         int
-	expectDeadlineCmds    int
-	expectDeadlineRulings int
-	seenDeadlineCmds      int
-	seenDeadlineRulings   int
-	commands              int
-	rejections            int
-	overLimit             int       // rejections for a per-order limit
+// Phase is what the observer saw of one phase.
+type Phase struct {
+	ExpectEventCmds       int
+	SeenEventCmds         int
+	ExpectDeadlineCmds    int
+	ExpectDeadlineRulings int
+	SeenDeadlineCmds      int
+	SeenDeadlineRulings   int
+	Commands              int
+	Rejections            int
+	OverLimit             int       // rejections for a per-order limit
 	latency               []float64 // ms, per command caused by an event
 	lateness              []float64 // ms, per ruling caused by a deadline
-	firstLateness         time.Time // when the first deadline ruling was seen
-	lastSeen              time.Time
+	FirstLateness         time.Time // when the first deadline ruling was seen
+	LastSeen              time.Time
 }
 
-func newObserver(runID string) *observer {
-	return &observer{runID: runID, events: make(map[string]producedAt), seen: make(map[string]struct{})}
+// New returns the observer of run runID; Subscribe starts it.
+func New(runID string) *Observer {
+	return &Observer{runID: runID, events: make(map[string]producedAt), seen: make(map[string]struct{})}
 }
 
-// subscribe starts reading disputes.> and finance.>; stop ends it.
-func (o *observer) subscribe(nc *nats.Conn) (stop func(), err error) {
+// Subscribe starts reading disputes.> and finance.>; stop ends it.
+func (o *Observer) Subscribe(nc *nats.Conn) (stop func(), err error) {
 	var subs []*nats.Subscription
 	stop = func() {
 		for _, s := range subs {
@@ -76,27 +82,27 @@ func (o *observer) subscribe(nc *nats.Conn) (stop func(), err error) {
 	return stop, nc.Flush()
 }
 
-// produced records events written to Kafka and what they should cause.
-func (o *observer) produced(evs []producedEvent) {
+// Produced records events written to Kafka and what they should cause.
+func (o *Observer) Produced(evs []story.Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range evs {
-		if e.cmds > 0 {
-			o.events[e.id] = producedAt{at: e.at.UnixNano(), phase: int8(e.phase), left: int32(e.cmds)}
+		if e.Cmds > 0 {
+			o.events[e.ID] = producedAt{at: e.At.UnixNano(), phase: int8(e.Phase), left: int32(e.Cmds)}
 		}
-		p := &o.ph[e.phase]
-		p.expectEventCmds += e.cmds
-		p.expectDeadlineCmds += e.deadlineCmds
-		p.expectDeadlineRulings += e.deadlineRulings
+		p := &o.ph[e.Phase]
+		p.ExpectEventCmds += e.Cmds
+		p.ExpectDeadlineCmds += e.DeadlineCmds
+		p.ExpectDeadlineRulings += e.DeadlineRulings
 	}
 }
 
-// expectDeadlines adds deadline commands a phase waits for.
-func (o *observer) expectDeadlines(phase, cmds, rulings int) {
+// ExpectDeadlines adds deadline commands a phase waits for.
+func (o *Observer) ExpectDeadlines(phase, cmds, rulings int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.ph[phase].expectDeadlineCmds += cmds
-	o.ph[phase].expectDeadlineRulings += rulings
+	o.ph[phase].ExpectDeadlineCmds += cmds
+	o.ph[phase].ExpectDeadlineRulings += rulings
 }
 
 var (
@@ -120,7 +126,7 @@ func field(data, name []byte) (string, bool) {
 	return string(rest[:j]), true
 }
 
-func (o *observer) handle(m *nats.Msg) {
+func (o *Observer) handle(m *nats.Msg) {
 	now := time.Now()
 	id, ok := field(m.Data, commandIDField)
 	if !ok {
@@ -132,7 +138,7 @@ func (o *observer) handle(m *nats.Msg) {
 		}
 		id = head.CommandID
 	}
-	order, cause := splitCommandID(id)
+	order, cause := story.SplitCommandID(id)
 	isRuling := strings.HasPrefix(m.Subject, "disputes.ruling.")
 	var decided time.Time
 	if isRuling && strings.HasPrefix(cause, "deadline:") {
@@ -148,23 +154,23 @@ func (o *observer) handle(m *nats.Msg) {
 		return
 	}
 	o.seen[id] = struct{}{}
-	phase := phaseOf(o.runID, order)
+	phase := story.PhaseOf(o.runID, order)
 	if phase < 0 {
 		o.other++
 		return
 	}
 	p := &o.ph[phase]
-	p.commands++
-	p.lastSeen = now
+	p.Commands++
+	p.LastSeen = now
 	if strings.HasPrefix(m.Subject, "disputes.rejected.") {
-		p.rejections++
+		p.Rejections++
 		if bytes.Contains(m.Data, overLimitReason) {
-			p.overLimit++
+			p.OverLimit++
 		}
 	}
 	switch {
 	case strings.HasPrefix(cause, "event:"):
-		p.seenEventCmds++
+		p.SeenEventCmds++
 		id := strings.TrimPrefix(cause, "event:")
 		if e, ok := o.events[id]; ok {
 			p.latency = append(p.latency, float64(now.UnixNano()-e.at)/1e6)
@@ -175,21 +181,21 @@ func (o *observer) handle(m *nats.Msg) {
 			}
 		}
 	case strings.HasPrefix(cause, "deadline:"):
-		p.seenDeadlineCmds++
+		p.SeenDeadlineCmds++
 		if isRuling {
-			p.seenDeadlineRulings++
+			p.SeenDeadlineRulings++
 			if !decided.IsZero() {
 				p.lateness = append(p.lateness, float64(now.Sub(decided))/1e6)
-				if p.firstLateness.IsZero() {
-					p.firstLateness = now
+				if p.FirstLateness.IsZero() {
+					p.FirstLateness = now
 				}
 			}
 		}
 	}
 }
 
-// snapshot returns a copy of a phase's counts (without the samples).
-func (o *observer) snapshot(phase int) phaseObs {
+// Snapshot returns a copy of a phase's counts (without the samples).
+func (o *Observer) Snapshot(phase int) Phase {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p := o.ph[phase]
@@ -197,33 +203,33 @@ func (o *observer) snapshot(phase int) phaseObs {
 	return p
 }
 
-// samples returns a copy of a phase's latency and lateness samples.
-func (o *observer) samples(phase int) (latency, lateness []float64) {
+// Samples returns a copy of a phase's latency and lateness samples.
+func (o *Observer) Samples(phase int) (latency, lateness []float64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p := &o.ph[phase]
 	return append([]float64(nil), p.latency...), append([]float64(nil), p.lateness...)
 }
 
-// sampleCounts returns how many latency and lateness samples a phase has:
+// SampleCounts returns how many latency and lateness samples a phase has:
 // where the next step's begin.
-func (o *observer) sampleCounts(phase int) (latency, lateness int) {
+func (o *Observer) SampleCounts(phase int) (latency, lateness int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.ph[phase].latency), len(o.ph[phase].lateness)
 }
 
-// minus returns the counts of p less those of an earlier snapshot of the
+// Minus returns the counts of p less those of an earlier snapshot of the
 // same phase: what one step of it saw.
-func (p phaseObs) minus(before phaseObs) phaseObs {
-	p.expectEventCmds -= before.expectEventCmds
-	p.seenEventCmds -= before.seenEventCmds
-	p.expectDeadlineCmds -= before.expectDeadlineCmds
-	p.expectDeadlineRulings -= before.expectDeadlineRulings
-	p.seenDeadlineCmds -= before.seenDeadlineCmds
-	p.seenDeadlineRulings -= before.seenDeadlineRulings
-	p.commands -= before.commands
-	p.rejections -= before.rejections
-	p.overLimit -= before.overLimit
+func (p Phase) Minus(before Phase) Phase {
+	p.ExpectEventCmds -= before.ExpectEventCmds
+	p.SeenEventCmds -= before.SeenEventCmds
+	p.ExpectDeadlineCmds -= before.ExpectDeadlineCmds
+	p.ExpectDeadlineRulings -= before.ExpectDeadlineRulings
+	p.SeenDeadlineCmds -= before.SeenDeadlineCmds
+	p.SeenDeadlineRulings -= before.SeenDeadlineRulings
+	p.Commands -= before.Commands
+	p.Rejections -= before.Rejections
+	p.OverLimit -= before.OverLimit
 	return p
 }

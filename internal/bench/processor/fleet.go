@@ -1,4 +1,4 @@
-package bench
+package processor
 
 import (
 	"context"
@@ -8,36 +8,35 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
 )
 
-// fleet is the processors under test: the members of one consumer group,
+// Fleet is the processors under test: the members of one consumer group,
 // each a child process. Members are only added (between the steps of a
 // scale-out), never removed before the end, so that the sums of their
 // counters only grow.
-type fleet struct {
-	exe string
-	env *env
-	cfg config
+type Fleet struct {
+	cfg Config
 
 	mu      sync.Mutex // members grows while the poller scrapes
-	members []*child
+	members []*Child
 }
 
-// list returns the members so far.
-func (f *fleet) list() []*child {
+// NewFleet returns a group with no members yet; Grow starts them.
+func NewFleet(cfg Config) *Fleet { return &Fleet{cfg: cfg} }
+
+// List returns the members so far.
+func (f *Fleet) List() []*Child {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.members)
 }
 
-// grow starts members until there are n, waits until each is ready, and
+// Grow starts members until there are n, waits until each is ready, and
 // then until the group has settled with every member owning partitions. It
 // returns the partitions each member owns.
-func (f *fleet) grow(ctx context.Context, n int) ([]int, error) {
-	for len(f.list()) < n {
-		c, err := startChild(ctx, f.exe, f.env, f.cfg, len(f.list())+1)
+func (f *Fleet) Grow(ctx context.Context, n int) ([]int, error) {
+	for len(f.List()) < n {
+		c, err := Start(f.cfg, len(f.List())+1)
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +44,7 @@ func (f *fleet) grow(ctx context.Context, n int) ([]int, error) {
 		f.members = append(f.members, c)
 		f.mu.Unlock()
 	}
-	for _, c := range f.list() {
+	for _, c := range f.List() {
 		if err := c.waitReady(ctx, time.Minute); err != nil {
 			return nil, err
 		}
@@ -55,22 +54,22 @@ func (f *fleet) grow(ctx context.Context, n int) ([]int, error) {
 
 // waitBalanced waits until the members together own every partition, each
 // some, and no member has joined a new generation for a second.
-func (f *fleet) waitBalanced(ctx context.Context, partitions int, timeout time.Duration) ([]int, error) {
+func (f *Fleet) waitBalanced(ctx context.Context, partitions int, timeout time.Duration) ([]int, error) {
 	deadline := time.Now().Add(timeout)
 	var last string
 	var stableSince time.Time
-	members := f.list()
+	members := f.List()
 	for {
 		owned, gens := make([]int, len(members)), make([]int, len(members))
 		var err error
 		for i, c := range members {
-			m, merr := c.metrics(ctx)
+			m, merr := c.Metrics(ctx)
 			if merr != nil {
 				err = merr
 				break
 			}
-			owned[i] = int(m.sum("disputed_partitions_owned", nil))
-			gens[i] = int(m.sum("disputed_rebalances_total", nil))
+			owned[i] = int(m.Sum("disputed_partitions_owned", nil))
+			gens[i] = int(m.Sum("disputed_rebalances_total", nil))
 		}
 		if err == nil && balanced(owned, partitions) {
 			state := fmt.Sprint(owned, gens)
@@ -106,45 +105,29 @@ func balanced(owned []int, partitions int) bool {
 	return sum == partitions
 }
 
-// metrics scrapes every member and returns the series of all of them
+// Metrics scrapes every member and returns the series of all of them
 // together: sums and histograms over the result are the group's.
-func (f *fleet) metrics(ctx context.Context) (promMetrics, error) {
-	var all []promMetrics
-	for _, c := range f.list() {
-		m, err := c.metrics(ctx)
+func (f *Fleet) Metrics(ctx context.Context) (Metrics, error) {
+	var all []Metrics
+	for _, c := range f.List() {
+		m, err := c.Metrics(ctx)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, m)
 	}
-	return mergeProm(all...), nil
+	return MergeMetrics(all...), nil
 }
 
-// mergeProm puts the series of several scrapes into one.
-func mergeProm(ms ...promMetrics) promMetrics {
-	out := promMetrics{}
-	for _, m := range ms {
-		for name, mf := range m {
-			o, ok := out[name]
-			if !ok {
-				o = &dto.MetricFamily{Name: mf.Name, Help: mf.Help, Type: mf.Type}
-				out[name] = o
-			}
-			o.Metric = append(o.Metric, mf.Metric...)
-		}
-	}
-	return out
-}
-
-// stop stops every member at once (one at a time, each leaving would move
+// Stop stops every member at once (one at a time, each leaving would move
 // its partitions to the others first).
-func (f *fleet) stop(grace time.Duration) error {
-	members := f.list()
+func (f *Fleet) Stop(grace time.Duration) error {
+	members := f.List()
 	errs := make([]error, len(members))
 	var wg sync.WaitGroup
 	for i, c := range members {
 		wg.Go(func() {
-			if err := c.stop(grace); err != nil {
+			if err := c.Stop(grace); err != nil {
 				errs[i] = fmt.Errorf("processor %d: %w", i+1, err)
 			}
 		})
@@ -153,35 +136,35 @@ func (f *fleet) stop(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// logTail returns the last n lines of each member's log.
-func (f *fleet) logTail(n int) string {
+// LogTail returns the last n lines of each member's log.
+func (f *Fleet) LogTail(n int) string {
 	var b strings.Builder
-	members := f.list()
+	members := f.List()
 	for i, c := range members {
 		if len(members) > 1 {
 			fmt.Fprintf(&b, "processor %d (%s):\n", i+1, c.logPath)
 		}
-		b.WriteString(c.logTail(n))
+		b.WriteString(c.LogTail(n))
 		b.WriteByte('\n')
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// logLevelCounts counts the members' log lines by level.
-func (f *fleet) logLevelCounts() map[string]int {
+// LogLevelCounts counts the members' log lines by level.
+func (f *Fleet) LogLevelCounts() map[string]int {
 	out := make(map[string]int)
-	for _, c := range f.list() {
-		for k, v := range c.logLevelCounts() {
+	for _, c := range f.List() {
+		for k, v := range c.LogLevelCounts() {
 			out[k] += v
 		}
 	}
 	return out
 }
 
-// logPaths lists the members' logs.
-func (f *fleet) logPaths() []string {
+// LogPaths lists the members' logs.
+func (f *Fleet) LogPaths() []string {
 	var ps []string
-	for _, c := range f.list() {
+	for _, c := range f.List() {
 		ps = append(ps, c.logPath)
 	}
 	return ps

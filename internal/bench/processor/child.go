@@ -1,13 +1,11 @@
-package bench
+package processor
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,11 +14,39 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/disputed/disputed/consumer"
+	"github.com/disputed/disputed/internal/bench/host"
 )
 
-// child is the processor under test, a child process running this
-// binary's `run`, so that /proc tells its CPU and memory alone.
-type child struct {
+// Config is what every member of the group is started with: the service
+// binary, the servers and the names on them, and the flags of `disputed
+// run` the bench sets.
+type Config struct {
+	Binary      string // the service binary: its `run` is the processor
+	Dir         string // the members' logs
+	Brokers     []string
+	Topics      consumer.Topics
+	DLQ         string
+	Group       string
+	RedisURL    string
+	RedisPrefix string
+	NATSURL     string
+	Partitions  int // of each input topic: the group has settled when its members own them all
+	// EvidenceWindow is the evidence and the modification window.
+	EvidenceWindow time.Duration
+	MaxBatch       int
+	LogLevel       string
+	Pprof          bool          // serve /debug/pprof (--profile)
+	Idle           time.Duration // 0: the processor's default
+	// FastGroup sets the group timings `disputed run` uses on its embedded
+	// servers, so that joins take no seconds: for kfake in the bench process.
+	FastGroup bool
+}
+
+// Child is the processor under test, a child process running `disputed
+// run` of the service binary, so that /proc tells its CPU and memory alone.
+type Child struct {
 	cmd      *exec.Cmd
 	pid      int
 	httpAddr string
@@ -33,9 +59,9 @@ type child struct {
 // bench.
 const childEnvVar = "DISPUTED_BENCH_CHILD"
 
-// startChild starts member number member (from 1) of the processors' group.
-func startChild(ctx context.Context, exe string, e *env, cfg config, member int) (*child, error) {
-	port, err := freeTCPPort()
+// Start starts member number member (from 1) of the processors' group.
+func Start(cfg Config, member int) (*Child, error) {
+	port, err := host.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("bench: pick the processor's http port: %w", err)
 	}
@@ -43,39 +69,37 @@ func startChild(ctx context.Context, exe string, e *env, cfg config, member int)
 	if member > 1 {
 		logName = "processor-" + strconv.Itoa(member) + ".log"
 	}
-	c := &child{httpAddr: "127.0.0.1:" + strconv.Itoa(port), logPath: filepath.Join(e.dir, logName), exited: make(chan struct{})}
+	c := &Child{httpAddr: "127.0.0.1:" + strconv.Itoa(port), logPath: filepath.Join(cfg.Dir, logName), exited: make(chan struct{})}
 	args := []string{"run",
-		"--kafka-brokers", strings.Join(e.brokers, ","),
-		"--redis-url", e.redisURL,
-		"--nats-url", e.natsURL,
+		"--kafka-brokers", strings.Join(cfg.Brokers, ","),
+		"--redis-url", cfg.RedisURL,
+		"--nats-url", cfg.NATSURL,
 		"--http-addr", c.httpAddr,
-		"--redis-prefix", e.prefix,
-		"--group", e.group,
-		"--topic-orders", e.topics.Orders, "--topic-deliveries", e.topics.Deliveries,
-		"--topic-chats", e.topics.Chats, "--topic-refund-requests", e.topics.RefundRequests,
-		"--topic-dlq", e.dlq,
+		"--redis-prefix", cfg.RedisPrefix,
+		"--group", cfg.Group,
+		"--topic-orders", cfg.Topics.Orders, "--topic-deliveries", cfg.Topics.Deliveries,
+		"--topic-chats", cfg.Topics.Chats, "--topic-refund-requests", cfg.Topics.RefundRequests,
+		"--topic-dlq", cfg.DLQ,
 		"--evidence-window", cfg.EvidenceWindow.String(),
 		"--modification-window", cfg.EvidenceWindow.String(),
 		"--max-batch", strconv.Itoa(cfg.MaxBatch),
-		"--log-format", "json", "--log-level", cfg.ChildLogLevel,
+		"--log-format", "json", "--log-level", cfg.LogLevel,
 		"--shutdown-grace", "10s",
 	}
-	if cfg.Profile != "" {
+	if cfg.Pprof {
 		args = append(args, "--pprof")
 	}
 	if cfg.Idle > 0 {
 		args = append(args, "--idle", cfg.Idle.String())
 	}
-	if e.kafka != nil {
-		// kfake in the bench process: the group timings `disputed run`
-		// uses on its embedded servers, so that joins take no seconds.
+	if cfg.FastGroup {
 		args = append(args, "--group-heartbeat", "250ms", "--group-session-timeout", "2s", "--group-rebalance-timeout", "2s")
 	}
 	logf, err := os.Create(c.logPath)
 	if err != nil {
 		return nil, fmt.Errorf("bench: processor log: %w", err)
 	}
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Env = append(os.Environ(), childEnvVar+"=1")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -93,24 +117,15 @@ func startChild(ctx context.Context, exe string, e *env, cfg config, member int)
 	return c, nil
 }
 
-func freeTCPPort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitReady waits until /readyz answers 200: the member joined the group and
 // Redis, NATS and the outbox are fine.
-func (c *child) waitReady(ctx context.Context, timeout time.Duration) error {
+func (c *Child) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		select {
 		case <-c.exited:
-			return fmt.Errorf("bench: the processor exited before it was ready (%v); its log:\n%s", c.waitErr, c.logTail(40))
+			return fmt.Errorf("bench: the processor exited before it was ready (%v); its log:\n%s", c.waitErr, c.LogTail(40))
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.httpAddr+"/readyz", nil)
@@ -123,14 +138,14 @@ func (c *child) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("bench: the processor was not ready within %v; its log:\n%s", timeout, c.logTail(40))
+			return fmt.Errorf("bench: the processor was not ready within %v; its log:\n%s", timeout, c.LogTail(40))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// logTail returns the last n lines of the child's log.
-func (c *child) logTail(n int) string {
+// LogTail returns the last n lines of the child's log.
+func (c *Child) LogTail(n int) string {
 	b, err := os.ReadFile(c.logPath)
 	if err != nil {
 		return err.Error()
@@ -142,9 +157,9 @@ func (c *child) logTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// logLevelCounts counts the child's log lines by level: under load the
+// LogLevelCounts counts the child's log lines by level: under load the
 // processor should write next to none.
-func (c *child) logLevelCounts() map[string]int {
+func (c *Child) LogLevelCounts() map[string]int {
 	f, err := os.Open(c.logPath)
 	if err != nil {
 		return nil
@@ -165,9 +180,9 @@ func (c *child) logLevelCounts() map[string]int {
 	return out
 }
 
-// stop sends SIGTERM and waits for a clean exit, killing the process after
+// Stop sends SIGTERM and waits for a clean exit, killing the process after
 // grace.
-func (c *child) stop(grace time.Duration) error {
+func (c *Child) Stop(grace time.Duration) error {
 	select {
 	case <-c.exited:
 		return c.waitErr
@@ -186,50 +201,8 @@ func (c *child) stop(grace time.Duration) error {
 	}
 }
 
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every
-// Linux architecture Go supports.
-const clockTicks = 100
-
-// procCPU returns the process's user and system CPU time so far.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, field 2, is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("unexpected /proc/<pid>/stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/<pid>/stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("bad /proc/<pid>/stat times")
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
-// procStatusKB returns a "kB" field of /proc/<pid>/status, like VmHWM.
-func procStatusKB(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
-// metrics scrapes the processor's /metrics.
-func (c *child) metrics(ctx context.Context) (promMetrics, error) {
+// Metrics scrapes the processor's /metrics.
+func (c *Child) Metrics(ctx context.Context) (Metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.httpAddr+"/metrics", nil)
@@ -241,5 +214,17 @@ func (c *child) metrics(ctx context.Context) (promMetrics, error) {
 		return nil, fmt.Errorf("scrape the processor's metrics: %w", err)
 	}
 	defer res.Body.Close()
-	return parseProm(res.Body)
+	return ParseMetrics(res.Body)
 }
+
+// LogLevels are the values the processor's --log-level takes.
+var LogLevels = []string{"debug", "info", "warn", "error"}
+
+// PID is the process's ID.
+func (c *Child) PID() int { return c.pid }
+
+// Addr is the processor's HTTP address: /metrics, /readyz, /debug/pprof.
+func (c *Child) Addr() string { return c.httpAddr }
+
+// LogPath is the file of the processor's log.
+func (c *Child) LogPath() string { return c.logPath }

@@ -1,4 +1,4 @@
-package bench
+package processor
 
 import (
 	"fmt"
@@ -12,11 +12,11 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// promMetrics is a scrape of the processor's metrics, by family name.
-type promMetrics map[string]*dto.MetricFamily
+// Metrics is a scrape of the processor's metrics, by family name.
+type Metrics map[string]*dto.MetricFamily
 
-// parseProm reads the Prometheus text exposition format.
-func parseProm(r io.Reader) (promMetrics, error) {
+// ParseMetrics reads the Prometheus text exposition format.
+func ParseMetrics(r io.Reader) (Metrics, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(r)
 	if err != nil {
@@ -25,9 +25,9 @@ func parseProm(r io.Reader) (promMetrics, error) {
 	return mfs, nil
 }
 
-// sum adds the values of the counter, gauge or untyped metric name whose
+// Sum adds the values of the counter, gauge or untyped metric name whose
 // labels match (nil: all).
-func (m promMetrics) sum(name string, match func(*dto.Metric) bool) float64 {
+func (m Metrics) Sum(name string, match func(*dto.Metric) bool) float64 {
 	var t float64
 	for _, s := range m[name].GetMetric() {
 		if match == nil || match(s) {
@@ -37,8 +37,8 @@ func (m promMetrics) sum(name string, match func(*dto.Metric) bool) float64 {
 	return t
 }
 
-// label matches the metrics with label k set to v.
-func label(k, v string) func(*dto.Metric) bool {
+// Label matches the metrics with label k set to v.
+func Label(k, v string) func(*dto.Metric) bool {
 	return func(s *dto.Metric) bool {
 		for _, l := range s.GetLabel() {
 			if l.GetName() == k {
@@ -49,10 +49,10 @@ func label(k, v string) func(*dto.Metric) bool {
 	}
 }
 
-// histogram sums the histograms of the metric name whose labels match (nil:
+// Histogram sums the histograms of the metric name whose labels match (nil:
 // all), bucket by bucket. Its counts are floats, cumulative, with the +Inf
 // bucket last.
-func (m promMetrics) histogram(name string, match func(*dto.Metric) bool) *dto.Histogram {
+func (m Metrics) Histogram(name string, match func(*dto.Metric) bool) *dto.Histogram {
 	byLE := make(map[float64]float64)
 	var sum, count float64
 	for _, s := range m[name].GetMetric() {
@@ -61,13 +61,13 @@ func (m promMetrics) histogram(name string, match func(*dto.Metric) bool) *dto.H
 			continue
 		}
 		sum += h.GetSampleSum()
-		count += sampleCount(h)
+		count += SampleCount(h)
 		for _, b := range h.GetBucket() {
 			byLE[b.GetUpperBound()] += cumulative(b)
 		}
 		// The text format always has the +Inf bucket; the others may not.
 		if bs := h.GetBucket(); len(bs) == 0 || !math.IsInf(bs[len(bs)-1].GetUpperBound(), 1) {
-			byLE[math.Inf(1)] += sampleCount(h)
+			byLE[math.Inf(1)] += SampleCount(h)
 		}
 	}
 	out := &dto.Histogram{SampleSum: new(sum), SampleCountFloat: new(count)}
@@ -80,8 +80,8 @@ func (m promMetrics) histogram(name string, match func(*dto.Metric) bool) *dto.H
 	return out
 }
 
-// sampleCount is a histogram's count, whether integer or float.
-func sampleCount(h *dto.Histogram) float64 {
+// SampleCount is a histogram's count, whether integer or float.
+func SampleCount(h *dto.Histogram) float64 {
 	return float64(h.GetSampleCount()) + h.GetSampleCountFloat()
 }
 
@@ -90,16 +90,16 @@ func cumulative(b *dto.Bucket) float64 {
 	return float64(b.GetCumulativeCount()) + b.GetCumulativeCountFloat()
 }
 
-// minus returns the observations of h made since before: h's buckets, less
+// Minus returns the observations of h made since before: h's buckets, less
 // before's of the same bound.
-func minus(h, before *dto.Histogram) *dto.Histogram {
+func Minus(h, before *dto.Histogram) *dto.Histogram {
 	prev := make(map[float64]float64, len(before.GetBucket()))
 	for _, b := range before.GetBucket() {
 		prev[b.GetUpperBound()] = cumulative(b)
 	}
 	out := &dto.Histogram{
 		SampleSum:        new(h.GetSampleSum() - before.GetSampleSum()),
-		SampleCountFloat: new(sampleCount(h) - sampleCount(before)),
+		SampleCountFloat: new(SampleCount(h) - SampleCount(before)),
 	}
 	for _, b := range h.GetBucket() {
 		out.Bucket = append(out.Bucket, &dto.Bucket{UpperBound: new(b.GetUpperBound()), CumulativeCountFloat: new(cumulative(b) - prev[b.GetUpperBound()])})
@@ -107,9 +107,9 @@ func minus(h, before *dto.Histogram) *dto.Histogram {
 	return out
 }
 
-// quantile estimates the q-quantile as Prometheus's histogram_quantile does:
+// Quantile estimates the q-quantile as Prometheus's histogram_quantile does:
 // linear within the bucket; the highest finite bound for the +Inf bucket.
-func quantile(h *dto.Histogram, q float64) float64 {
+func Quantile(h *dto.Histogram, q float64) float64 {
 	bs := h.GetBucket()
 	if len(bs) == 0 || cumulative(bs[len(bs)-1]) <= 0 {
 		return math.NaN()
@@ -140,9 +140,25 @@ func quantile(h *dto.Histogram, q float64) float64 {
 
 // mean is the mean observation of a histogram.
 func mean(h *dto.Histogram) float64 {
-	n := sampleCount(h)
+	n := SampleCount(h)
 	if n <= 0 {
 		return math.NaN()
 	}
 	return h.GetSampleSum() / n
+}
+
+// MergeMetrics puts the series of several scrapes into one.
+func MergeMetrics(ms ...Metrics) Metrics {
+	out := Metrics{}
+	for _, m := range ms {
+		for name, mf := range m {
+			o, ok := out[name]
+			if !ok {
+				o = &dto.MetricFamily{Name: mf.Name, Help: mf.Help, Type: mf.Type}
+				out[name] = o
+			}
+			o.Metric = append(o.Metric, mf.Metric...)
+		}
+	}
+	return out
 }

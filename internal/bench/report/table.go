@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"fmt"
@@ -10,22 +10,22 @@ import (
 	"text/tabwriter"
 )
 
-// printTable writes the report as the table `disputed bench` prints.
-func (r *report) printTable(w io.Writer) {
+// PrintTable writes the report as the table `disputed-bench` prints.
+func (r *Report) PrintTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k string, format string, args ...any) {
 		fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprintf(format, args...))
 	}
 	head := func(s string) { fmt.Fprintf(tw, "%s\t\n", s) }
-	ms := func(q quant) string {
+	ms := func(q Quant) string {
 		if q.Count == 0 {
 			return "(none)"
 		}
 		return fmt.Sprintf("p50 %.0f  p99 %.0f  max %.0f ms  (n=%d)", q.P50, q.P99, q.Max, q.Count)
 	}
 	c := r.Config
-	fmt.Fprintf(tw, "disputed bench %s: %s load, rate %s, %d orders, %d partitions, members %s, %d CPUs\n",
-		r.RunID, c.Duration, rateString(c.Rate), c.Orders, c.Partitions, joinInts(c.Members, ","), c.CPUs)
+	fmt.Fprintf(tw, "disputed-bench %s: %s load, rate %s, %d orders, %d partitions, members %s, %d CPUs\n",
+		r.RunID, c.Duration, RateString(c.Rate), c.Orders, c.Partitions, joinInts(c.Members, ","), c.CPUs)
 	sv := r.Servers
 	head("servers")
 	row("kafka", "%s", sv.Kafka.describe(c.Kafka))
@@ -110,7 +110,7 @@ func (r *report) printTable(w io.Writer) {
 		row("dead letters", "%d in the DLQ topic, %d expected (processor metric %d)", bi.DeadLetters, bi.ExpectedDeadLetters, bi.MetricDeadLettered)
 		row("rejections", "%d seen: %d not allowed (%d expected), %d over a per-order limit (of %d applied-or-limited)",
 			bi.Rejections, bi.Rejections-bi.OverLimitRejections, bi.ExpectedRejections, bi.OverLimitRejections, bi.ExpectedApplied)
-		row("flooded order's state", "%d bytes after %d chats", bi.FloodOrderStateBytes, bi.Produced[hostileNames[floodChat]])
+		row("flooded order's state", "%d bytes after %d chats", bi.FloodOrderStateBytes, bi.Produced[FloodKind])
 		row("good commands all arrived", "%v", bi.GoodCommandsAllArrived)
 		if bi.OversizedSent > 0 {
 			outcome := bi.OversizedOutcome
@@ -132,7 +132,7 @@ func (r *report) printTable(w io.Writer) {
 
 // benchProcess says what runs in the bench process besides the producer
 // and the observer.
-func (r *report) benchProcess() string {
+func (r *Report) benchProcess() string {
 	parts := []string{}
 	if r.Servers.Kafka.Kind == "kfake" {
 		parts = append(parts, "kfake")
@@ -143,7 +143,7 @@ func (r *report) benchProcess() string {
 	return "bench process (" + strings.Join(append(parts, "producer", "observer"), ", ") + ")"
 }
 
-func (k kafkaInfo) describe(addr string) string {
+func (k KafkaInfo) describe(addr string) string {
 	if k.Kind == "kfake" {
 		return k.Version + ", in the bench process"
 	}
@@ -154,7 +154,7 @@ func (k kafkaInfo) describe(addr string) string {
 	return s
 }
 
-func (ri redisInfo) describe(addr string) string {
+func (ri RedisInfo) describe(addr string) string {
 	s := fmt.Sprintf("%s, %s; appendonly %s, appendfsync %s, snapshots (save) %s", ri.Version, addr, ri.AppendOnly, ri.AppendFsync, ri.Save)
 	if ri.DirFS != "" {
 		s += "; append-only file on " + ri.DirFS
@@ -162,7 +162,7 @@ func (ri redisInfo) describe(addr string) string {
 	return s
 }
 
-func (u cpuUse) describe(bench, kafkaKind string) string {
+func (u CPUUse) describe(bench, kafkaKind string) string {
 	if u.Seconds <= 0 {
 		return "(not measured)"
 	}
@@ -182,7 +182,7 @@ func (u cpuUse) describe(bench, kafkaKind string) string {
 var scaleColumns = []string{"members", "partitions", "events/s", "speedup", "processors CPU", "processors µs/event",
 	"redis CPU", "kafka CPU", "bench CPU", "machine busy", "others", "load avg", "latency p50/p99 ms", "complete"}
 
-func (s scaleRow) cells() []string {
+func (s ScaleRow) cells() []string {
 	u := s.CPU
 	per := func(x float64) string {
 		if u.Seconds <= 0 {
@@ -212,7 +212,7 @@ func joinInts(xs []int, sep string) string {
 	return strings.Join(parts, sep)
 }
 
-func printPhaseMetrics(row func(string, string, ...any), pm phaseMetrics) {
+func printPhaseMetrics(row func(string, string, ...any), pm PhaseMetrics) {
 	if pm.Batches == 0 {
 		return
 	}
@@ -223,4 +223,12 @@ func printPhaseMetrics(row func(string, string, ...any), pm phaseMetrics) {
 		parts = append(parts, fmt.Sprintf("%s %.1fs/%d", op, pm.RedisSeconds[op], pm.RedisCalls[op]))
 	}
 	row("redis time/calls", "%s; nats publish %.1fs/%d runs, %d published", strings.Join(parts, ", "), pm.PublishSeconds, pm.PublishRuns, pm.Published)
+}
+
+// RateString is a rate as the table and the logs say it.
+func RateString(r float64) string {
+	if r == 0 {
+		return "flat out"
+	}
+	return strconv.FormatFloat(r, 'f', 0, 64) + "/s"
 }

@@ -1,4 +1,4 @@
-package bench
+package processor
 
 import (
 	"context"
@@ -13,21 +13,25 @@ import (
 	"time"
 )
 
-// profiler takes the processor's CPU profile over the middle of the load
+// Profiler takes the processor's CPU profile over the middle of the load
 // phase, and its allocation and heap profiles after it, into a directory
 // (--profile): `go tool pprof DIR/cpu.pprof`. Over the same window it takes
 // the bench process's own CPU profile (bench-cpu.pprof): on a small machine
 // the producer, the observer and the in-process servers share the CPUs
 // with the processor, and what they cost is part of what the run measures.
-type profiler struct {
+type Profiler struct {
 	dir  string
 	addr string
 	wg   sync.WaitGroup
 	err  error
 }
 
-// start begins a CPU profile of d after a delay, in the background.
-func (p *profiler) start(ctx context.Context, delay, d time.Duration) {
+// NewProfiler returns the profiler of the processor at addr (its HTTP
+// address), writing into dir.
+func NewProfiler(dir, addr string) *Profiler { return &Profiler{dir: dir, addr: addr} }
+
+// Start begins a CPU profile of d after a delay, in the background.
+func (p *Profiler) Start(ctx context.Context, delay, d time.Duration) {
 	p.wg.Go(func() {
 		t := time.NewTimer(delay)
 		defer t.Stop()
@@ -51,8 +55,8 @@ func (p *profiler) start(ctx context.Context, delay, d time.Duration) {
 	})
 }
 
-// finish waits for the CPU profile and takes the memory profiles.
-func (p *profiler) finish(ctx context.Context) error {
+// Finish waits for the CPU profile and takes the memory profiles.
+func (p *Profiler) Finish(ctx context.Context) error {
 	p.wg.Wait()
 	if p.err != nil {
 		return p.err
@@ -65,7 +69,7 @@ func (p *profiler) finish(ctx context.Context) error {
 	return nil
 }
 
-func (p *profiler) fetch(ctx context.Context, path, file string) error {
+func (p *Profiler) fetch(ctx context.Context, path, file string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/debug/pprof/"+path, nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,4 +1,4 @@
-package bench
+package servers
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/disputed/disputed/internal/bench/host"
 	"github.com/disputed/disputed/internal/redisproc"
 )
 
@@ -40,7 +41,7 @@ func startRedisServer(ctx context.Context, bin, dir string) (*redisServer, error
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bench: redis directory: %w", err)
 	}
-	port, err := freeTCPPort()
+	port, err := host.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("bench: pick Redis's port: %w", err)
 	}
@@ -88,8 +89,6 @@ func pingRedis(ctx context.Context, addr string) error {
 
 func (r *redisServer) url() string { return "redis://" + r.addr + "/0" }
 
-func (r *redisServer) pid() int { return r.cmd.Process.Pid }
-
 func (r *redisServer) logTail(n int) string {
 	b, err := os.ReadFile(r.logPath)
 	if err != nil {
@@ -118,48 +117,6 @@ func (r *redisServer) stop(grace time.Duration) error {
 		<-r.exited
 		return errors.New("bench: redis-server did not stop within the grace after SIGTERM; killed")
 	}
-}
-
-// redisInfo is what the report says about the Redis the run used.
-type redisInfo struct {
-	Version     string `json:"version"`
-	Own         bool   `json:"started_by_bench"`
-	AppendOnly  string `json:"appendonly"`
-	AppendFsync string `json:"appendfsync"`
-	Save        string `json:"save"`
-	Dir         string `json:"dir,omitempty"`
-	DirFS       string `json:"dir_filesystem,omitempty"`
-}
-
-// describeRedis asks the server its version and persistence settings (a
-// managed Redis may refuse CONFIG GET: then they are "unknown").
-func describeRedis(ctx context.Context, rdb *redis.Client) redisInfo {
-	ri := redisInfo{Version: "unknown", AppendOnly: "unknown", AppendFsync: "unknown", Save: "unknown"}
-	if s, err := rdb.Info(ctx, "server").Result(); err == nil {
-		if v, ok := infoString(s, "redis_version"); ok {
-			ri.Version = v
-		}
-	}
-	if cfg, err := rdb.ConfigGet(ctx, "*").Result(); err == nil {
-		for k, dst := range map[string]*string{"appendonly": &ri.AppendOnly, "appendfsync": &ri.AppendFsync, "save": &ri.Save, "dir": &ri.Dir} {
-			if v, ok := cfg[k]; ok {
-				*dst = v
-			}
-		}
-		if ri.Save == "" {
-			ri.Save = "none"
-		}
-	}
-	return ri
-}
-
-func infoString(info, field string) (string, bool) {
-	for line := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // filesystemOf names the file system dir is on, from statfs's magic number:

@@ -1,23 +1,20 @@
-package bench
+package report
 
 import (
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 )
 
-// ErrRegressed is returned by `disputed bench compare` when a guarded
+// ErrRegressed is returned by `disputed-bench compare` when a guarded
 // figure got worse by more than its tolerance. The caller exits with
 // status 1, so that `make bench` fails.
 var ErrRegressed = errors.New("bench: a guarded figure regressed")
 
-// ErrNotComparable is returned by `disputed bench compare` for two runs
+// ErrNotComparable is returned by `disputed-bench compare` for two runs
 // measured differently (another load, other servers, another machine):
 // their figures are shown, but judging one by the other would mean
 // nothing.
@@ -29,7 +26,7 @@ type figure struct {
 	unit   string
 	higher bool    // higher is better
 	guard  float64 // tolerated relative worsening; 0: shown, never fails
-	get    func(*report) float64
+	get    func(*Report) float64
 }
 
 // figures are what compare prints, in this order. The guards are wide
@@ -37,69 +34,27 @@ type figure struct {
 // from run to run on an idle two-core machine) and narrow where the figure
 // is a property of the code (bytes in Redis).
 var figures = []figure{
-	{"end-to-end", "events/s", true, 0.15, func(r *report) float64 { return r.Headline.EndToEndEventsPerSec }},
-	{"share of lowest ceiling", "%", true, 0, func(r *report) float64 { return 100 * r.Headline.ShareOfLowestCeiling }},
-	{"share of combined ceiling", "%", true, 0, func(r *report) float64 { return 100 * r.Headline.ShareOfCombinedCeiling }},
-	{"processor CPU per event", "µs", false, 0.15, func(r *report) float64 { return r.Processor.LoadCPUMicrosPerEvent }},
-	{"processor peak RSS", "MiB", false, 0.25, func(r *report) float64 { return float64(r.Processor.PeakRSSBytes) / (1 << 20) }},
-	{"event-to-command latency p50", "ms", false, 0, func(r *report) float64 { return r.Load.LatencyMs.P50 }},
-	{"event-to-command latency p99", "ms", false, 0, func(r *report) float64 { return r.Load.LatencyMs.P99 }},
-	{"deadline lateness p99", "ms", false, 0, func(r *report) float64 { return r.Deadlines.LatenessMs.P99 }},
-	{"Redis per open dispute", "bytes", false, 0.05, func(r *report) float64 { return r.Redis.BytesPerDispute }},
-	{"Redis per pending deadline", "bytes", false, 0.05, func(r *report) float64 { return r.Redis.BytesPerDeadline }},
-	{"ceiling: kafka read", "events/s", true, 0, func(r *report) float64 { return r.Ceilings.KafkaReadEventsPerSec }},
-	{"ceiling: redis save", "events/s", true, 0, func(r *report) float64 { return r.Ceilings.RedisSaveEventsPerSec }},
-	{"ceiling: jetstream publish", "events/s", true, 0, func(r *report) float64 { return r.Ceilings.JetStreamEventsPerSec }},
+	{"end-to-end", "events/s", true, 0.15, func(r *Report) float64 { return r.Headline.EndToEndEventsPerSec }},
+	{"share of lowest ceiling", "%", true, 0, func(r *Report) float64 { return 100 * r.Headline.ShareOfLowestCeiling }},
+	{"share of combined ceiling", "%", true, 0, func(r *Report) float64 { return 100 * r.Headline.ShareOfCombinedCeiling }},
+	{"processor CPU per event", "µs", false, 0.15, func(r *Report) float64 { return r.Processor.LoadCPUMicrosPerEvent }},
+	{"processor peak RSS", "MiB", false, 0.25, func(r *Report) float64 { return float64(r.Processor.PeakRSSBytes) / (1 << 20) }},
+	{"event-to-command latency p50", "ms", false, 0, func(r *Report) float64 { return r.Load.LatencyMs.P50 }},
+	{"event-to-command latency p99", "ms", false, 0, func(r *Report) float64 { return r.Load.LatencyMs.P99 }},
+	{"deadline lateness p99", "ms", false, 0, func(r *Report) float64 { return r.Deadlines.LatenessMs.P99 }},
+	{"Redis per open dispute", "bytes", false, 0.05, func(r *Report) float64 { return r.Redis.BytesPerDispute }},
+	{"Redis per pending deadline", "bytes", false, 0.05, func(r *Report) float64 { return r.Redis.BytesPerDeadline }},
+	{"ceiling: kafka read", "events/s", true, 0, func(r *Report) float64 { return r.Ceilings.KafkaReadEventsPerSec }},
+	{"ceiling: redis save", "events/s", true, 0, func(r *Report) float64 { return r.Ceilings.RedisSaveEventsPerSec }},
+	{"ceiling: jetstream publish", "events/s", true, 0, func(r *Report) float64 { return r.Ceilings.JetStreamEventsPerSec }},
 }
 
-const compareUsage = `usage: disputed bench compare OLD.json NEW.json
-
-Compares two reports written by "disputed bench --json": each figure of the
-old run, the new one and the change. Exits with status 1 when a guarded
-figure (marked with its tolerance) got worse by more than it tolerates.
-`
-
-// compareMain is `disputed bench compare`.
-func compareMain(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, compareUsage) }
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return fmt.Errorf("%w: compare takes two report files, got %d", ErrUsage, fs.NArg())
-	}
-	old, err := readReport(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	cur, err := readReport(fs.Arg(1))
-	if err != nil {
-		return err
-	}
-	return compareReports(stdout, old, cur)
-}
-
-func readReport(file string) (*report, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("bench compare: %w", err)
-	}
-	var r report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("bench compare: %s is not a bench report: %w", file, err)
-	}
-	return &r, nil
-}
-
-// compareReports prints the figures of both runs. It returns
+// Compare prints the figures of both runs. It returns
 // ErrNotComparable when the runs were measured differently, else
 // ErrRegressed naming the guarded figures that got worse beyond their
 // tolerance or that the new run did not measure, and an incomplete new
 // run. An unguarded figure is shown, never judged.
-func compareReports(w io.Writer, old, cur *report) error {
+func Compare(w io.Writer, old, cur *Report) error {
 	fmt.Fprintf(w, "bench compare: %s (%s, %s) -> %s (%s, %s)\n", old.RunID, old.StartedAt.Format("2006-01-02 15:04"), old.Servers.Kafka.Version,
 		cur.RunID, cur.StartedAt.Format("2006-01-02 15:04"), cur.Servers.Kafka.Version)
 	differ := measuredAlike(old, cur)
@@ -158,7 +113,7 @@ func num(x float64) string {
 
 // measuredAlike lists what makes two runs' figures incomparable: the load,
 // the servers and the machine.
-func measuredAlike(old, cur *report) []string {
+func measuredAlike(old, cur *Report) []string {
 	var d []string
 	a, b := old.Config, cur.Config
 	same := func(what string, x, y any) {
