@@ -25,7 +25,7 @@ func notices(n int) []rules.Command {
 	cmds := make([]rules.Command, n)
 	for i := range cmds {
 		id := fmt.Sprintf("o%d/event:e%d/notice", i, i)
-		c, err := rules.ReadCommand(id, rules.SubjectNotice+fmt.Sprintf(".o%d", i), fmt.Appendf(nil, `{"command_id":%q}`, id))
+		c, err := rules.ReadCommand(id, rules.SubjectNotice+fmt.Sprintf(".o%d", i), fmt.Appendf(nil, `{"command_id":%q,"order_id":"o%d"}`, id, i))
 		if err != nil {
 			panic(err)
 		}

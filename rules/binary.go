@@ -78,7 +78,7 @@ func neither(why string) error {
 // media type in the content-type header, and the data, a JSON object, as
 // the message value (empty: no data). It returns the same event, and the
 // same errors, as Decode does for the same event in structured mode. Of a
-// header given twice, the last counts, as of a JSON key given twice.
+// header given twice is malformed, as is a JSON member given twice.
 func DecodeBinary(headers []Header, data []byte) (Event, error) {
 	var env envelope
 	for _, h := range headers {
@@ -102,12 +102,13 @@ func DecodeBinary(headers []Header, data []byte) (Event, error) {
 			}
 			dst = &env.DataContentType
 		}
+		if *dst != nil {
+			// Read one way: a reader that takes the first of a repeated
+			// header would see another event.
+			return Event{}, withType(&FieldError{Field: attrName(h.Key, dst == &env.DataContentType), Reason: fmt.Sprintf("header %s is given twice; an attribute may appear once", truncate(h.Key))}, env.Type)
+		}
 		if !utf8.Valid(h.Value) {
-			name := strings.TrimPrefix(h.Key, headerAttrPrefix)
-			if dst == &env.DataContentType {
-				name = "datacontenttype"
-			}
-			return Event{}, withType(&FieldError{Field: name, Reason: fmt.Sprintf("header %s is not valid UTF-8: read one way, an event's text is UTF-8", truncate(h.Key))}, env.Type)
+			return Event{}, withType(&FieldError{Field: attrName(h.Key, dst == &env.DataContentType), Reason: fmt.Sprintf("header %s is not valid UTF-8: read one way, an event's text is UTF-8", truncate(h.Key))}, env.Type)
 		}
 		v := string(h.Value)
 		*dst = &v
@@ -123,6 +124,14 @@ func DecodeBinary(headers []Header, data []byte) (Event, error) {
 		env.Data = w
 	}
 	return env.event()
+}
+
+// attrName is the attribute a binary-mode header carries.
+func attrName(key string, contentType bool) string {
+	if contentType {
+		return "datacontenttype"
+	}
+	return strings.TrimPrefix(key, headerAttrPrefix)
 }
 
 // contentType returns the value of the content-type header, whose name is

@@ -330,3 +330,24 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 	})
 }
+
+// A header given twice could be read as two events (the first, or the
+// last): it is malformed, whichever attribute it is.
+func TestDecodeBinaryRefusesARepeatedHeader(t *testing.T) {
+	base := []rules.Header{
+		{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_id", Value: []byte("e1")}, {Key: "ce_source", Value: []byte("s")},
+		{Key: "ce_type", Value: []byte("refund.withdrawn")}, {Key: "ce_time", Value: []byte("2026-03-01T10:00:00Z")}, {Key: "ce_subject", Value: []byte("o1")},
+	}
+	if _, err := rules.DecodeBinary(base, nil); err != nil {
+		t.Fatalf("the event without repeats: %v", err)
+	}
+	for _, h := range []rules.Header{{Key: "ce_subject", Value: []byte("o2")}, {Key: "ce_id", Value: []byte("e1")}, {Key: "Content-Type", Value: []byte("application/json")}} {
+		hs := append(slices.Clone(base), h)
+		if h.Key == "Content-Type" {
+			hs = append(hs, rules.Header{Key: "content-type", Value: []byte("application/json")})
+		}
+		if e, err := rules.DecodeBinary(hs, nil); err == nil || !strings.Contains(err.Error(), "given twice") {
+			t.Errorf("%s twice: %+v, %v; want it refused", h.Key, e, err)
+		}
+	}
+}

@@ -53,12 +53,20 @@ type Command struct {
 
 // Body is a command's payload: *Ruling, *Transfer, *Notice or *Rejection,
 // whether the command is fresh from a decision or read back from an outbox.
-type Body interface{ subjectPrefix() string }
+type Body interface {
+	subjectPrefix() string
+	order() string
+}
 
 func (*Ruling) subjectPrefix() string    { return SubjectRuling }
 func (*Transfer) subjectPrefix() string  { return SubjectTransfer }
 func (*Notice) subjectPrefix() string    { return SubjectNotice }
 func (*Rejection) subjectPrefix() string { return SubjectRejected }
+
+func (r *Ruling) order() string    { return r.OrderID }
+func (t *Transfer) order() string  { return t.OrderID }
+func (n *Notice) order() string    { return n.OrderID }
+func (r *Rejection) order() string { return r.OrderID }
 
 // ErrBadCommand marks a published form that is not a command of the
 // contract: an unknown subject, or a body that does not decode.
@@ -86,11 +94,16 @@ func ReadCommand(id, subject string, data []byte) (Command, error) {
 	default:
 		return Command{}, fmt.Errorf("%w: subject %q", ErrBadCommand, subject)
 	}
-	if order == "" {
-		return Command{}, fmt.Errorf("%w: subject %q names no order", ErrBadCommand, subject)
+	if err := ValidOrderID(order); err != nil {
+		return Command{}, fmt.Errorf("%w: subject %q: %v", ErrBadCommand, subject, err)
 	}
 	if err := json.Unmarshal(data, body); err != nil {
 		return Command{}, fmt.Errorf("%w: %s %s: %v", ErrBadCommand, subject, id, err)
+	}
+	// The guard keys its records by the body's order: it must be the
+	// subject's (a null body decodes to none).
+	if body.order() != order {
+		return Command{}, fmt.Errorf("%w: %s %s: the body is of order %q", ErrBadCommand, subject, id, truncate(body.order()))
 	}
 	return Command{ID: id, Subject: subject, Body: body, data: data}, nil
 }

@@ -178,7 +178,7 @@ func (env *envelope) validate() (Event, error) {
 	// catches the types that need it.
 	w := env.Data
 	if w == nil {
-		w = &wireData{}
+		w = &wireData{} // get on no hits finds nothing
 	}
 	if e.Data, err = validateData(e.Type, w); err != nil {
 		return Event{}, err

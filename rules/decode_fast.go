@@ -32,6 +32,28 @@ type fastParser struct {
 	b    []byte
 	i    int
 	seen uint64 // fields of the object being read, to refuse duplicates
+
+	// Names the contract does not know, of the objects being read (from
+	// base on, the current one's), to refuse them twice too: JSON is read
+	// one way. Past len(unknown) the slow path checks them.
+	unknown        [8][]byte
+	nunknown, base int
+}
+
+// unknownOnce records a member name the contract does not know, of the
+// object being read, and reports whether it is its first.
+func (p *fastParser) unknownOnce(key []byte) bool {
+	for _, k := range p.unknown[p.base:p.nunknown] {
+		if string(k) == string(key) {
+			return false
+		}
+	}
+	if p.nunknown == len(p.unknown) {
+		return false
+	}
+	p.unknown[p.nunknown] = key
+	p.nunknown++
+	return true
 }
 
 func (p *fastParser) ws() {
@@ -363,7 +385,7 @@ func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
 		}
 	}
 	if string(key) != "data" {
-		return p.skip(0)
+		return p.unknownOnce(key) && p.skip(0)
 	}
 	if !p.once(uint(len(envelopeAttrs))) {
 		return false
@@ -373,10 +395,11 @@ func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
 		return true
 	}
 	w := &wireData{}
-	seen := p.seen
-	p.seen = 0
+	w.hits = w.buf[:0]
+	seen, base, n := p.seen, p.base, p.nunknown
+	p.seen, p.base = 0, n
 	ok := p.object(func(key []byte) bool { return p.dataField(key, w) })
-	p.seen = seen
+	p.seen, p.base, p.nunknown = seen, base, n
 	env.Data = w
 	return ok
 }
@@ -386,7 +409,7 @@ func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
 func (p *fastParser) dataField(key []byte, w *wireData) bool {
 	f, ok := wireIndex[string(key)]
 	if !ok {
-		return p.skip(0)
+		return p.unknownOnce(key) && p.skip(0)
 	}
 	if !p.once(uint(f)) {
 		return false

@@ -20,6 +20,9 @@ func checkFast(t *testing.T, b []byte) (fast bool) {
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatalf("decodeFast accepted %q, which encoding/json refuses: %v", b, err)
 	}
+	if err := checkOneReading(b, "", knownNames); err != nil {
+		t.Fatalf("decodeFast accepted %q, which can be read another way: %v", b, err)
+	}
 	if !reflect.DeepEqual(got, want) {
 		gj, _ := json.Marshal(got)
 		wj, _ := json.Marshal(want)
@@ -38,6 +41,9 @@ func fastSeeds(tb testing.TB) [][]byte {
 		`{"specversion":"1.0","id":"e1","source":"s","type":"order.paid","time":"2026-03-01T10:00:00Z","subject":"o1","data":{"customer_id":"c","provider_id":"p","category":"other","amount":100,"currency":"EUR"}}`,
 		` { "id" : "x" , "data" : null , "extra" : [1, -2.5e+3, {"a": [true, false, null]}, "s"] } `,
 		`{"id":"a","id":"b"}`,
+		`{"specversion":"1.0","x":1,"x":2}`,
+		`{"specversion":"1.0","data":{"zz":1,"zz":[2]}}`,
+		`{"specversion":"1.0","zz":1,"data":{"zz":2}}`,
 		`{"ID":"a"}`,
 		`{"id":"\u0041"}`,
 		`{"ſpecversion":"1.0"}`,

@@ -100,8 +100,10 @@ type FieldSpec struct {
 	// at points at the field in Data: a *string (or a pointer to a
 	// string type), *int64, *int, *bool, *time.Time or *[]string.
 	at func(*Data) any
-	// wire is the field's index in wireFields.
+	// wire is the field's index in wireFields; path is "data." and the
+	// name, as errors name the field.
 	wire int
+	path string
 }
 
 func partyField(name, doc string, required bool, allowed []Party, at func(*Data) any) FieldSpec {

@@ -79,6 +79,7 @@ var wireFields, wireIndex = func() ([]wireField, map[string]int) {
 				panic(fmt.Sprintf("rules: data field %s of %s has another JSON type than elsewhere", f.Name, s.Type))
 			}
 			f.wire = k
+			f.path = "data." + f.Name
 		}
 		if name := s.Sender.Field; name != "" {
 			if _, ok := s.Field(name); !ok {
@@ -146,7 +147,8 @@ type wireHit struct {
 // the last value, as encoding/json keeps it.
 type wireData struct {
 	hits []wireHit
-	err  error // the first member of a wrong JSON type (slow path)
+	buf  [8]wireHit // hits' first array: most events have fewer members
+	err  error      // the first member of a wrong JSON type (slow path)
 }
 
 func (w *wireData) put(f int, v wireValue) {
@@ -204,6 +206,9 @@ func (w *wireData) MarshalJSON() ([]byte, error) {
 // one reported. b is valid JSON: encoding/json checked the whole message
 // before it called this.
 func (w *wireData) UnmarshalJSON(b []byte) error {
+	if w.hits == nil {
+		w.hits = w.buf[:0]
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	tok, err := dec.Token()
 	if err != nil {
@@ -355,7 +360,7 @@ func validateData(t Type, w *wireData) (Data, error) {
 
 // read checks one field's member and sets it in d.
 func (f *FieldSpec) read(d *Data, w *wireData, s *EventSpec) error {
-	field := "data." + f.Name
+	field := f.path
 	v, ok := w.get(f.wire)
 	if !ok {
 		if f.Required {
@@ -512,6 +517,7 @@ func (f *FieldSpec) get(d *Data) (v wireValue, zero bool) {
 // object (empty or null: no data), as Decode does an event's data member.
 func DecodeData(t Type, b []byte) (Data, error) {
 	w := &wireData{}
+	w.hits = w.buf[:0]
 	if len(b) > 0 {
 		got, err := decodeData(b)
 		if err != nil {

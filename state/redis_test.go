@@ -402,12 +402,12 @@ func TestEarlierReleasesData(t *testing.T) {
 		t.Errorf("a JSON state loads as %+v, want %+v", got[0], s)
 	}
 	c.RPush(ctx, state.Key("test", 0, "outbox"), `7`+"\n"+`o1/x/ruling`+"\n"+`1700000000000`+"\n"+
-		`{"id":"o1/x/ruling","subject":"disputes.ruling.o1","data":{"command_id":"o1/x/ruling"}}`)
+		`{"id":"o1/x/ruling","subject":"disputes.ruling.o1","data":{"command_id":"o1/x/ruling","order_id":"o1"}}`)
 	cmds, _, _, err := st.Outbox(ctx, 0, 10, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if data, _ := cmds[0].Data(); len(cmds) != 1 || cmds[0].ID != "o1/x/ruling" || cmds[0].Subject != "disputes.ruling.o1" || string(data) != `{"command_id":"o1/x/ruling"}` {
+	if data, _ := cmds[0].Data(); len(cmds) != 1 || cmds[0].ID != "o1/x/ruling" || cmds[0].Subject != "disputes.ruling.o1" || string(data) != `{"command_id":"o1/x/ruling","order_id":"o1"}` {
 		t.Errorf("a JSON outbox entry reads as %+v", cmds)
 	}
 }

@@ -32,17 +32,17 @@ func (p *Printer) Print(at time.Time, subject string, data []byte) rules.Body {
 	var head struct {
 		CommandID string `json:"command_id"`
 	}
-	if json.Unmarshal(data, &head) != nil || p.seen[head.CommandID] {
+	if json.Unmarshal(data, &head) != nil || head.CommandID == "" || p.seen[head.CommandID] {
+		return nil
+	}
+	c, err := rules.ReadCommand(head.CommandID, subject, data)
+	if err != nil {
 		return nil
 	}
 	if p.seen == nil {
 		p.seen = make(map[string]bool)
 	}
 	p.seen[head.CommandID] = true
-	c, err := rules.ReadCommand(head.CommandID, subject, data)
-	if err != nil {
-		return nil
-	}
 	switch b := c.Body.(type) {
 	case *rules.Ruling:
 		p.Line(at, "ruling", b.OrderID, "%s: customer %s, provider %s %v: %s",

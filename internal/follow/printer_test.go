@@ -22,6 +22,8 @@ func TestPrinterPrintsEachCommandOnce(t *testing.T) {
 		{"finance.transfer.o1", transfer, "transfer  o1          75.00 CNY to customer mer-7"},
 		{"disputes.other.o1", `{"command_id":"x"}`, ""},
 		{"disputes.notice.o1", `not json`, ""},
+		{"disputes.notice.o1", `{"order_id":"o1","kind":"suspended"}`, ""}, // no command_id
+		{"disputes.ruling.o2", ruling, ""},                                 // the body is o1's, not the subject's
 	}
 	for i, c := range cases {
 		out.Reset()

@@ -4,6 +4,7 @@
 package testevent
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -22,6 +23,22 @@ func JSON(id, source string, typ rules.Type, at time.Time, order, data string) [
 		panic(fmt.Sprintf("testevent: %s %s: %v", typ, data, err))
 	}
 	return rules.EncodeEvent(rules.Event{ID: id, Source: source, Type: typ, Time: at, OrderID: order, Data: d})
+}
+
+// Raw returns the envelope of an event of type typ as the encoder writes
+// it, with data (any bytes, "" for none) as its data member: for the
+// tests' malformed events, whose data is wrong on purpose.
+func Raw(id, source string, typ rules.Type, at time.Time, order, data string) []byte {
+	b := rules.EncodeEvent(rules.Event{ID: id, Source: source, Type: typ, Time: at, OrderID: order})
+	if i := bytes.Index(b, []byte(`,"data":`)); i >= 0 {
+		b = b[:i]
+	} else {
+		b = b[:len(b)-1]
+	}
+	if data != "" {
+		b = append(append(b, `,"data":`...), data...)
+	}
+	return append(b, '}')
 }
 
 // Message is JSON as a Kafka message of the type's default topic, keyed by
