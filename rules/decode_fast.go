@@ -380,7 +380,7 @@ var envelopeAttrs = []struct {
 
 func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
 	for i, a := range envelopeAttrs {
-		if string(key) == a.name {
+		if len(key) == len(a.name) && string(key) == a.name {
 			return p.once(uint(i)) && p.str(a.at(env))
 		}
 	}
@@ -407,7 +407,7 @@ func (p *fastParser) envelopeField(key []byte, env *envelope) bool {
 // dataField reads a data member the table names into w; others are
 // skipped.
 func (p *fastParser) dataField(key []byte, w *wireData) bool {
-	f, ok := wireIndex[string(key)]
+	f, ok := lookupExact(key)
 	if !ok {
 		return p.unknownOnce(key) && p.skip(0)
 	}

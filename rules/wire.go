@@ -93,6 +93,33 @@ var wireFields, wireIndex = func() ([]wireField, map[string]int) {
 	return fields, index
 }()
 
+// wireByLen lists the data members by the length of their names, for the
+// fast decoder: a key is compared with the few names of its length (a map
+// lookup cost it more than the rest of a member's reading).
+var wireByLen = func() [][]int {
+	var by [][]int
+	for i, f := range wireFields {
+		for len(by) <= len(f.name) {
+			by = append(by, nil)
+		}
+		by[len(f.name)] = append(by[len(f.name)], i)
+	}
+	return by
+}()
+
+// lookupExact finds a data member by its exact name.
+func lookupExact(key []byte) (int, bool) {
+	if len(key) >= len(wireByLen) {
+		return 0, false
+	}
+	for _, i := range wireByLen[len(key)] {
+		if wireFields[i].name == string(key) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 // WireFields lists every data member name of the contract with its JSON
 // Schema type, in the table's order.
 func WireFields() (names, types []string) {
@@ -134,7 +161,6 @@ type wireValue struct {
 	i  int64
 	b  bool
 	ss []string
-	t  time.Time // a KindTime field's s, once checked
 }
 
 type wireHit struct {
@@ -374,15 +400,16 @@ func (f *FieldSpec) read(d *Data, w *wireData, s *EventSpec) error {
 		if f.Default != "" {
 			other, _ := s.Field(f.Default)
 			if v, ok := w.get(other.wire); ok {
-				f.set(d, v)
+				f.set(d, v, time.Time{})
 			}
 		}
 		return nil
 	}
-	if err := f.check(field, &v); err != nil {
+	t, err := f.check(field, &v)
+	if err != nil {
 		return err
 	}
-	f.set(d, v)
+	f.set(d, v, t)
 	return nil
 }
 
@@ -391,9 +418,9 @@ func otherValue(w *wireData, f FieldSpec) wireValue {
 	return v
 }
 
-// check checks a present member's value for the field's kind.
-func (f *FieldSpec) check(field string, v *wireValue) error {
-	var err error
+// check checks a present member's value for the field's kind; a
+// KindTime field's time is returned parsed.
+func (f *FieldSpec) check(field string, v *wireValue) (t time.Time, err error) {
 	switch f.Kind {
 	case KindID:
 		_, err = requiredID(field, &v.s)
@@ -409,7 +436,7 @@ func (f *FieldSpec) check(field string, v *wireValue) error {
 			if f.Hint != "" {
 				reason += " (" + f.Hint + ")"
 			}
-			return &FieldError{Field: field, Reason: reason}
+			return t, &FieldError{Field: field, Reason: reason}
 		}
 	case KindRange:
 		if v.i < f.Min || v.i > f.Max {
@@ -417,28 +444,28 @@ func (f *FieldSpec) check(field string, v *wireValue) error {
 			if f.Unit != "" {
 				reason += " " + f.Unit
 			}
-			return &FieldError{Field: field, Reason: reason}
+			return t, &FieldError{Field: field, Reason: reason}
 		}
 	case KindTime:
-		v.t, err = parseTime(field, v.s)
+		t, err = parseTime(field, v.s)
 	case KindEnum:
 		if !containsString(f.Values, v.s) {
 			if f.Unknown != "" {
-				return &FieldError{Field: field, Reason: fmt.Sprintf(f.Unknown, truncate(v.s))}
+				return t, &FieldError{Field: field, Reason: fmt.Sprintf(f.Unknown, truncate(v.s))}
 			}
-			return &FieldError{Field: field, Reason: fmt.Sprintf("%q is not one of %v", truncate(v.s), f.Values)}
+			return t, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not one of %v", truncate(v.s), f.Values)}
 		}
 	case KindCitations:
 		if len(v.ss) > MaxArticles {
-			return &FieldError{Field: field, Reason: fmt.Sprintf("%d citations, more than %d", len(v.ss), MaxArticles)}
+			return t, &FieldError{Field: field, Reason: fmt.Sprintf("%d citations, more than %d", len(v.ss), MaxArticles)}
 		}
 		for i, a := range v.ss {
 			if !ValidCitation(a) {
-				return &FieldError{Field: field + "[" + strconv.Itoa(i) + "]", Reason: fmt.Sprintf("%q is not a citation of the rules text (e.g. c2.a5)", truncate(a))}
+				return t, &FieldError{Field: field + "[" + strconv.Itoa(i) + "]", Reason: fmt.Sprintf("%q is not a citation of the rules text (e.g. c2.a5)", truncate(a))}
 			}
 		}
 	}
-	return err
+	return t, err
 }
 
 func containsString(vs []string, s string) bool {
@@ -450,8 +477,8 @@ func containsString(vs []string, s string) bool {
 	return false
 }
 
-// set stores a checked value in d.
-func (f *FieldSpec) set(d *Data, v wireValue) {
+// set stores a checked value in d (t: a KindTime field's, parsed).
+func (f *FieldSpec) set(d *Data, v wireValue, t time.Time) {
 	switch p := f.at(d).(type) {
 	case *string:
 		*p = v.s
@@ -470,7 +497,7 @@ func (f *FieldSpec) set(d *Data, v wireValue) {
 	case *bool:
 		*p = v.b
 	case *time.Time:
-		*p = v.t
+		*p = t
 	case *[]string:
 		*p = v.ss
 	default:
