@@ -155,7 +155,7 @@ func (env *envelope) validate() (Event, error) {
 		return Event{}, &FieldError{Field: "type", Reason: "missing"}
 	}
 	e.Type = Type(*env.Type)
-	if _, ok := specIndex[e.Type]; !ok {
+	if specOf(e.Type) == nil {
 		return Event{}, &FieldError{Field: "type", Reason: fmt.Sprintf("unknown event type %q", truncate(*env.Type))}
 	}
 	if env.Time == nil {

@@ -26,7 +26,7 @@ func AppendEvent(b []byte, e Event) []byte {
 	b = appendString(b, e.Time.UTC().Format(time.RFC3339Nano))
 	b = append(b, `,"subject":`...)
 	b = appendString(b, e.OrderID)
-	if s, ok := specIndex[e.Type]; ok {
+	if s := specOf(e.Type); s != nil {
 		b = appendData(b, s, &e.Data)
 	}
 	return append(b, '}')

@@ -39,7 +39,7 @@ type Counts struct {
 // counter returns the count the event draws on, and the quota's kind.
 func (c *Counts) counter(e Event) (*int, string) {
 	class := QuotaEvents
-	if s, ok := specIndex[e.Type]; ok {
+	if s := specOf(e.Type); s != nil {
 		class = s.Quota
 	}
 	party := e.Sender()

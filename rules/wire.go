@@ -365,8 +365,8 @@ func decodeData(b []byte) (*wireData, error) {
 // table and returns the event's Data.
 func validateData(t Type, w *wireData) (Data, error) {
 	var d Data
-	s, ok := specIndex[t]
-	if !ok {
+	s := specOf(t)
+	if s == nil {
 		return d, &FieldError{Field: "type", Reason: fmt.Sprintf("%q cannot be sent as an event", t)}
 	}
 	// Fields whose requirement depends on another go last, after it.
