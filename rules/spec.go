@@ -349,6 +349,11 @@ func (e Event) Sender() Party {
 	panic("rules: sender field " + s.Sender.Field + " of " + string(e.Type) + " is not a party field of Data")
 }
 
+// senderFields are the data fields Sender reads (a switch, not the table's
+// accessors, so that asking an event its sender costs no allocation); the
+// table's init checks every row's sender field is one of them.
+var senderFields = map[string]bool{"by": true, "from": true, "party": true}
+
 // PlatformAct reports whether the event is an act of the platform: a
 // reviewer's decision or assessment, or a party-field event the platform
 // itself sent (intervention.requested by the platform).

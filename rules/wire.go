@@ -85,6 +85,9 @@ var wireFields, wireIndex = func() ([]wireField, map[string]int) {
 			if _, ok := s.Field(name); !ok {
 				panic(fmt.Sprintf("rules: the sender field %s of %s is not one of its fields", name, s.Type))
 			}
+			if !senderFields[name] {
+				panic(fmt.Sprintf("rules: the sender field %s of %s is not one Event.Sender reads", name, s.Type))
+			}
 		}
 	}
 	if len(fields) > 64 {
