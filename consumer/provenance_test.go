@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,46 @@ func TestJSONReadOneWay(t *testing.T) {
 		if h := headers(letters[i]); !strings.Contains(h[consumer.HeaderError], want) || h[consumer.HeaderCode] != rules.CodeMalformed {
 			t.Errorf("letter %s: %q (%s), want a malformed letter about %s", letters[i].Key, h[consumer.HeaderError], h[consumer.HeaderCode], want)
 		}
+	}
+}
+
+// TestRejectedFloodSilencesNoReviewer: a writer of refund-requests sends
+// 499 intervention.requested "by the platform" on a dispute the platform
+// already handles; each is rejected. Under v1 they filled the platform's
+// quota of 500 events (order.paid is the first), and the reviewer's
+// decision that followed was refused: the money held for ever. Rejected
+// events count against no quota now, and the decision rules and pays.
+func TestRejectedFloodSilencesNoReviewer(t *testing.T) {
+	e := newEnv(t, 1)
+	base := time.Now().UTC().Add(-time.Hour)
+	msgs := []kafka.Message{
+		testevent.Message("p", "orders", rules.TypeOrderPaid, base, "o1", `{"customer_id":"c","provider_id":"p","category":"software_app","amount":10000,"currency":"EUR"}`),
+		testevent.Message("r", "refunds", rules.TypeRefundRequested, base.Add(time.Minute), "o1", `{"reason":"quality"}`),
+		testevent.Message("i", "refunds", rules.TypeInterventionRequested, base.Add(2*time.Minute), "o1", `{"by":"customer"}`),
+	}
+	const flood = 499
+	for i := range flood {
+		msgs = append(msgs, testevent.Message(fmt.Sprintf("x%d", i), "refunds", rules.TypeInterventionRequested, base.Add(3*time.Minute), "o1", `{"by":"platform"}`))
+	}
+	msgs = append(msgs, testevent.Message("rd", "console/alice", rules.TypeReviewDecided, base.Add(4*time.Minute), "o1", `{"refund_amount":4000}`))
+	e.start(t, nil)
+	e.kafka.Produce(context.Background(), t, msgs...)
+	// The evidence notice, 499 rejections, the ruling and its two transfers.
+	got := e.waitFor(t, 1+flood+3, 30*time.Second)
+	var rejected, quota int
+	var ruled bool
+	for _, m := range got {
+		switch {
+		case strings.HasPrefix(m.Subject, rules.SubjectRejected+"."):
+			rejected++
+			if strings.Contains(string(m.Data), `"code":"quota"`) {
+				quota++
+			}
+		case strings.HasPrefix(m.Subject, rules.SubjectRuling+"."):
+			ruled = strings.Contains(string(m.Data), `"refund_amount":4000`)
+		}
+	}
+	if rejected != flood || quota != 0 || !ruled {
+		t.Errorf("%d rejections (%d for the quota), ruled by the reviewer %v; want %d, none for the quota, and the decision's ruling", rejected, quota, ruled, flood)
 	}
 }

@@ -133,6 +133,12 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 		d.handle()
 		d.settle()
 	}
+	if d.rejected {
+		// A rejected event never counts against its sender's quota (v2):
+		// a flood of events the rules refuse cannot use up the room the
+		// sender's, or the platform's, legitimate events need.
+		*n--
+	}
 	return d.finish(), nil
 }
 
@@ -195,6 +201,8 @@ type decider struct {
 	now   time.Time
 	cause string // "event:<id>" or "deadline:<timer id>"
 	out   Decision
+
+	rejected bool // the input was rejected
 }
 
 func (p Policy) start(s State, e Event, now time.Time, cause string) *decider {

@@ -53,6 +53,7 @@ func (d *decider) emit(id string, body Body) {
 // reject answers the event with a disputes.rejected command: code says why
 // in a word (RejectionCodes), reason in a sentence.
 func (d *decider) reject(code, reason string, articles ...string) {
+	d.rejected = true
 	id := d.base() + "/rejected"
 	if d.s.OrderID == "" {
 		id = d.e.OrderID + "/" + d.cause + "/rejected"

@@ -147,6 +147,29 @@ func TestFloodingDecidesNothing(t *testing.T) {
 		}
 	})
 
+	// Issue 19's attack: 499 rejected intervention requests "by the
+	// platform" filled the platform's quota, and the reviewer's decision
+	// was then refused, the money held for ever. A rejected event never
+	// counts.
+	t.Run("rejected events fill no quota", func(t *testing.T) {
+		s := limApply(t, p, rules.State{}, limPaid).State
+		s = limApply(t, p, s, limEvent("r", rules.TypeRefundRequested, 1, rules.Data{Reason: rules.ReasonQuality})).State
+		s = limApply(t, p, s, limEvent("i", rules.TypeInterventionRequested, 2, rules.Data{By: rules.Customer})).State
+		for i := range p.MaxEvents {
+			d := limApply(t, p, s, limEvent(fmt.Sprintf("x%d", i), rules.TypeInterventionRequested, 3, rules.Data{By: rules.Platform}))
+			if r := rejection(d); r == nil || r.Code != rules.CodeUnderReview {
+				t.Fatalf("intervention %d under review: %v, want its rejection", i, d.Commands)
+			}
+			s = d.State
+		}
+		if s.Counts.PlatformEvents != 1 { // order.paid
+			t.Errorf("the platform's events count %d after %d rejected ones, want 1", s.Counts.PlatformEvents, p.MaxEvents)
+		}
+		if d := limApply(t, p, s, limEvent("rd", rules.TypeReviewDecided, 4, rules.Data{RefundAmount: 40})); ruling(d) == nil {
+			t.Errorf("the reviewer's decision after the rejected flood gave %v, want a ruling", d.Commands)
+		}
+	})
+
 	t.Run("a party's own events fill only its own quota", func(t *testing.T) {
 		q := p
 		q.MaxEvents = 5
