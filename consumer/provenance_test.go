@@ -2,7 +2,10 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/disputed/disputed/consumer"
 	"github.com/disputed/disputed/internal/testevent"
+	"github.com/disputed/disputed/internal/testserver"
 	"github.com/disputed/disputed/rules"
 )
 
@@ -165,5 +169,63 @@ func TestRejectedFloodSilencesNoReviewer(t *testing.T) {
 	}
 	if rejected != flood || quota != 0 || !ruled {
 		t.Errorf("%d rejections (%d for the quota), ruled by the reviewer %v; want %d, none for the quota, and the decision's ruling", rejected, quota, ruled, flood)
+	}
+}
+
+// TestTimeBoundedByTheOrdersHistory: the attacks of issue 19 on time,
+// through the broker. On the code before, an intervention stamped 1971
+// opened and closed its evidence window in the past (an immediate
+// refund_full), a modification due 1970 refunded a paid order at once, a
+// cooperation due in 2000 released the money, and an order whose delivery
+// date preceded its payment was refunded by its delivery deadline at once.
+// Now each is refused (rejected before_payment or bad_due, or a letter with
+// code bad_due) and nothing moves; the control dispute's intervention,
+// stamped in its place, starts its evidence deadline.
+func TestTimeBoundedByTheOrdersHistory(t *testing.T) {
+	e := newEnv(t, 1)
+	base := time.Now().UTC().Add(-time.Hour)
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+	paid := func(order string) kafka.Message {
+		return testevent.Message(order+"-paid", "orders", rules.TypeOrderPaid, at(0), order, `{"customer_id":"c","provider_id":"p","category":"image_design","amount":10000,"currency":"EUR"}`)
+	}
+	refund := func(order string) kafka.Message {
+		return testevent.Message(order+"-refund", "refunds", rules.TypeRefundRequested, at(1), order, `{"reason":"not_delivered"}`)
+	}
+	msgs := []kafka.Message{
+		paid("atk-1971"), refund("atk-1971"),
+		testevent.Message("x1", "refunds", rules.TypeInterventionRequested, time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC), "atk-1971", `{"by":"customer"}`),
+		paid("atk-mod"),
+		testevent.Message("x2", "deliveries", rules.TypeModificationRequested, at(2), "atk-mod", `{"issue_id":"logo","objective":true,"due":"1970-01-01T00:00:00Z"}`),
+		paid("atk-coop"), refund("atk-coop"),
+		testevent.Message("x3", "deliveries", rules.TypeCooperationRequested, at(2), "atk-coop", `{"due":"2000-01-01T00:00:00Z","informed_in_advance":true}`),
+		{Topic: topics.Orders, Key: []byte("atk-due"), Value: testevent.Raw("x4", "orders", rules.TypeOrderPaid, at(0), "atk-due",
+			`{"customer_id":"c","provider_id":"p","category":"image_design","amount":10000,"currency":"EUR","delivery_due":"2000-01-01T00:00:00Z"}`)},
+		paid("control"), refund("control"),
+		testevent.Message("c1", "refunds", rules.TypeInterventionRequested, at(2), "control", `{"by":"customer"}`),
+	}
+	e.start(t, nil)
+	e.kafka.Produce(context.Background(), t, msgs...)
+	// Three rejections and the control's evidence notice.
+	got := e.waitFor(t, 4, 30*time.Second)
+	codes := map[string]string{}
+	for _, m := range got {
+		if strings.HasPrefix(m.Subject, rules.SubjectRuling+".") || strings.HasPrefix(m.Subject, rules.SubjectTransfer+".") {
+			t.Errorf("money moved: %s %s", m.Subject, m.Data)
+		}
+		var r rules.Rejection
+		if strings.HasPrefix(m.Subject, rules.SubjectRejected+".") && json.Unmarshal(m.Data, &r) == nil {
+			codes[r.OrderID] = r.Code
+		}
+	}
+	want := map[string]string{"atk-1971": rules.CodeBeforePayment, "atk-mod": rules.CodeBadDue, "atk-coop": rules.CodeBadDue}
+	if !maps.Equal(codes, want) {
+		t.Errorf("rejections %v, want %v", codes, want)
+	}
+	if !slices.ContainsFunc(got, func(m testserver.Msg) bool { return m.Subject == rules.SubjectNotice+".control" }) {
+		t.Errorf("the control dispute has no evidence notice: %v", got)
+	}
+	letters := e.deadLetters(t, 1, "the order paid after its delivery date is dead-lettered")
+	if h := headers(letters[0]); h[consumer.HeaderCode] != rules.CodeBadDue || string(letters[0].Key) != "atk-due" {
+		t.Errorf("letter %s: code %q", letters[0].Key, h[consumer.HeaderCode])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -118,6 +119,14 @@ func drawValid(t *rapid.T, et eventType) map[string]any {
 		"specversion": "1.0", "id": sample(t, "id", idSchema), "source": sample(t, "source", idSchema), "type": string(et.typ),
 		"time":    rapid.SampledFrom(goodTimes).Draw(t, "time"),
 		"subject": rapid.SampledFrom([]string{"ord-1001", "o", strings.Repeat("o", 128), "Ab-9_:@+=#~"}).Draw(t, "subject"),
+	}
+	if due, ok := data["delivery_due"].(string); ok && et.typ == rules.TypeOrderPaid {
+		// The decoder refuses a delivery date not after the payment,
+		// which a schema cannot say (a known difference, below).
+		at, _ := time.Parse(time.RFC3339Nano, env["time"].(string))
+		if d, _ := time.Parse(time.RFC3339Nano, due); !d.After(at) {
+			delete(data, "delivery_due")
+		}
 	}
 	if len(data) > 0 || rapid.Bool().Draw(t, "empty data") {
 		env["data"] = data
@@ -243,6 +252,7 @@ func TestSchemaKnownDifferences(t *testing.T) {
 		{"an integer written with a fraction", paid("100.0"), true, false},
 		{"an integer written with an exponent", paid("1e2"), true, false},
 		{"a member given twice", paid(`100,"amount":200`), true, false},
+		{"an order's delivery date not after its payment", paid(`100,"delivery_due":"2026-03-01T10:00:00Z"`), true, false},
 		{"1970-01-01 with an offset that makes it 1969 in UTC", ev(func(m map[string]any) { m["time"] = "1970-01-01T00:30:00+01:00" }), true, false},
 		{"8999-12-31 with an offset that makes it 9000 in UTC", ev(func(m map[string]any) { m["time"] = "8999-12-31T23:30:00-01:00" }), true, false},
 		// Not differences: the same verdict, for contrast.

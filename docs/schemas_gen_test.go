@@ -244,7 +244,7 @@ const cannot = "What a JSON Schema cannot say, and the decoder checks: " +
 	"(1) lengths are in bytes of UTF-8 (IDs at most 256, text and notes at most 16384, the whole message at most 1 MiB), while maxLength counts characters, so a non-ASCII string can pass here and be refused; " +
 	"(2) integers are written without a fraction or an exponent (100, not 100.0 or 1e2); " +
 	"(3) JSON is read one way: a member given twice in one object (also in two letter cases), a member of the contract in another letter case, and text that is not valid UTF-8 (or a lone surrogate escaped) are refused; " +
-	"(4) a time on 1970-01-01 or 8999-12-31 whose offset moves it, in UTC, out of the years 1970 to 8999 is refused; " +
+	"(4) a time on 1970-01-01 or 8999-12-31 whose offset moves it, in UTC, out of the years 1970 to 8999 is refused, and so is an order.paid whose delivery_due is not after its time; " +
 	"(5) what depends on the order or on the stream: an event other than order.paid for an order never paid, a message key other than the subject, an event stamped more than the skew (default 5 minutes) ahead of the processor's clock (those are dead-lettered), and what the rules do not allow (rejected, not dead-lettered)."
 
 // envelope is the CloudEvents envelope, with the type given.

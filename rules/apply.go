@@ -127,9 +127,12 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 	d.s.log(e.Time, string(e.Type), e.ID)
 	n, _ := d.s.Counts.counter(e)
 	*n++
-	if s.Status == StatusRuled {
+	switch code, reason := p.timeBounds(s, e); {
+	case code != "":
+		d.reject(code, reason)
+	case s.Status == StatusRuled:
 		d.reject(CodeAlreadyRuled, fmt.Sprintf("order %s already has its final ruling", e.OrderID), C1S6A2)
-	} else {
+	default:
 		d.handle()
 		d.settle()
 	}
@@ -140,6 +143,27 @@ func (p Policy) Apply(s State, e Event, now time.Time) (Decision, error) {
 		*n--
 	}
 	return d.finish(), nil
+}
+
+// timeBounds says why an event's times do not fit the order's history
+// (v2.md section 1), or "": an event stamped before the order's payment
+// (before_payment), or a due time that is not after the event's own time
+// (bad_due), so that no deadline is ever armed in the past. They are
+// checked before the state's own rules.
+func (p Policy) timeBounds(s State, e Event) (code, reason string) {
+	if e.Type == TypeOrderPaid {
+		return "", "" // its times are checked by the decoder
+	}
+	if e.Time.Before(s.Order.PaidAt) {
+		return CodeBeforePayment, fmt.Sprintf("the event is stamped %s, before the order's payment at %s", e.Time.Format(time.RFC3339), s.Order.PaidAt.Format(time.RFC3339))
+	}
+	switch e.Type {
+	case TypeModificationRequested, TypeCooperationRequested:
+		if d := e.Data.Due; !d.IsZero() && !d.After(e.Time) {
+			return CodeBadDue, fmt.Sprintf("due %s is not after the event's time %s", d.Format(time.RFC3339), e.Time.Format(time.RFC3339))
+		}
+	}
+	return "", ""
 }
 
 // overLimit rejects an event beyond a per-order quota without recording it:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrInvalidEvent marks input that is malformed under contract v1: bad JSON,
@@ -182,6 +183,13 @@ func (env *envelope) validate() (Event, error) {
 	}
 	if e.Data, err = validateData(e.Type, w); err != nil {
 		return Event{}, err
+	}
+	// An order whose delivery date is not after its payment would arm its
+	// delivery deadline in the past: it is no order (v2), and the order
+	// exists only once a correct order.paid arrives.
+	if e.Type == TypeOrderPaid && !e.Data.DeliveryDue.IsZero() && !e.Data.DeliveryDue.After(e.Time) {
+		return Event{}, &FieldError{Field: "data.delivery_due", Code: CodeBadDue,
+			Reason: fmt.Sprintf("%s is not after the order's payment at %s", e.Data.DeliveryDue.Format(time.RFC3339), e.Time.Format(time.RFC3339))}
 	}
 	return e, nil
 }

@@ -43,6 +43,8 @@ const (
 	CodeNoModification      = "no_modification"
 	CodeModificationDecided = "modification_decided"
 	CodeNotAParty           = "not_a_party"
+	CodeBeforePayment       = "before_payment"
+	CodeBadDue              = "bad_due"
 )
 
 // rejectionCodes are the codes with what each means, in a fixed order.
@@ -63,6 +65,8 @@ var rejectionCodes = []struct{ code, doc string }{
 	{CodeNoModification, "no modification was requested for the issue"},
 	{CodeModificationDecided, "the issue's modification is decided already"},
 	{CodeNotAParty, "only the customer and the provider may do it"},
+	{CodeBeforePayment, "it is stamped before the order's payment"},
+	{CodeBadDue, "the due time it sets is not after its own time: no deadline is armed in the past"},
 }
 
 // RejectionCodes lists the codes of disputes.rejected, in a fixed order.
