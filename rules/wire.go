@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -452,7 +453,7 @@ func (f *FieldSpec) check(field string, v *wireValue) (t time.Time, err error) {
 	case KindTime:
 		t, err = parseTime(field, v.s)
 	case KindEnum:
-		if !containsString(f.Values, v.s) {
+		if !slices.Contains(f.Values, v.s) {
 			if f.Unknown != "" {
 				return t, &FieldError{Field: field, Reason: fmt.Sprintf(f.Unknown, truncate(v.s))}
 			}
@@ -469,15 +470,6 @@ func (f *FieldSpec) check(field string, v *wireValue) (t time.Time, err error) {
 		}
 	}
 	return t, err
-}
-
-func containsString(vs []string, s string) bool {
-	for _, v := range vs {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // set stores a checked value in d (t: a KindTime field's, parsed).
